@@ -1,0 +1,18 @@
+"""`manage.py seed_demo`: load demo data for every app, in layer order. Safe to run repeatedly.
+
+The command lives in the top app so it may call each lower app's seeding function.
+"""
+
+from django.core.management.base import BaseCommand
+
+from accounts.demo import DEMO_LOGINS, seed_accounts
+
+
+class Command(BaseCommand):
+    help = "Create (or keep) the demo organisations, users and data. Idempotent."
+
+    def handle(self, *args, **options):
+        seed_accounts()
+        self.stdout.write(self.style.SUCCESS("Demo data is in place. Demo logins:"))
+        for login in DEMO_LOGINS:
+            self.stdout.write(f"  {login.username:<12} {login.password:<24} {login.what}")

@@ -1,0 +1,87 @@
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from accounts.models import User
+from tests.factories import OrganizationFactory, ProviderFactory, UserFactory, member_of
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Rate-limit counters live in the cache; every test starts from zero."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery(settings):
+    """Tasks run in-process unless a test starts a real worker (marker ``celery_worker``)."""
+    from config.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+def client_for(user: User) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def customer_org(db):
+    return OrganizationFactory(name="Customer A")
+
+
+@pytest.fixture
+def other_customer_org(db):
+    return OrganizationFactory(name="Customer B")
+
+
+@pytest.fixture
+def provider_org(db):
+    return ProviderFactory(name="Provider P")
+
+
+@pytest.fixture
+def customer_user(customer_org):
+    return member_of(customer_org)
+
+
+@pytest.fixture
+def other_customer_user(other_customer_org):
+    return member_of(other_customer_org)
+
+
+@pytest.fixture
+def provider_user(provider_org):
+    return member_of(provider_org)
+
+
+@pytest.fixture
+def staff_user(db):
+    return UserFactory(username="staff", is_staff=True)
+
+
+@pytest.fixture
+def customer_client(customer_user) -> APIClient:
+    return client_for(customer_user)
+
+
+@pytest.fixture
+def provider_client(provider_user) -> APIClient:
+    return client_for(provider_user)
+
+
+@pytest.fixture
+def staff_client(staff_user) -> APIClient:
+    return client_for(staff_user)

@@ -1,0 +1,51 @@
+"""factory-boy factories shared by every app's tests."""
+
+import factory
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from accounts.models import Membership, MembershipRole, Organization, User
+
+TEST_PASSWORD = "correct-horse-battery-staple-42"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@example.com")
+    password = factory.django.Password(TEST_PASSWORD)
+
+
+class OrganizationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Organization
+
+    name = factory.Sequence(lambda n: f"Organisation {n}")
+    is_customer = True
+    is_provider = False
+
+
+class ProviderFactory(OrganizationFactory):
+    is_customer = False
+    is_provider = True
+    verified_at = factory.LazyFunction(timezone.now)
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(UserFactory)
+    organization = factory.SubFactory(OrganizationFactory)
+    role = MembershipRole.OWNER
+
+
+def member_of(organization: Organization, *, role: str = MembershipRole.OWNER) -> User:
+    """A new user acting for ``organization``."""
+    return MembershipFactory(organization=organization, role=role).user
+
+
+def token_of(user: User) -> str:
+    return Token.objects.get_or_create(user=user)[0].key
