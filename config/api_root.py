@@ -14,6 +14,10 @@ ENTRY_POINTS = {
     "token": "api-token",
     "me": "api-me",
     "organizations": "organization-list",
+    "gpu_models": "gpu-model-list",
+    "regions": "region-list",
+    "clusters": "cluster-list",
+    "outages": "outage-list",
 }
 
 

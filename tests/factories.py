@@ -1,5 +1,8 @@
 """factory-boy factories shared by every app's tests."""
 
+from datetime import date
+from decimal import Decimal
+
 import factory
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -49,3 +52,35 @@ def member_of(organization: Organization, *, role: str = MembershipRole.OWNER) -
 
 def token_of(user: User) -> str:
     return Token.objects.get_or_create(user=user)[0].key
+
+
+# --- inventory ------------------------------------------------------------------------------
+def gpu(code: str = "A800-80G"):
+    from inventory.models import GpuModel
+
+    return GpuModel.objects.get(code=code)
+
+
+def region(code: str = "hefei"):
+    from inventory.models import Region
+
+    return Region.objects.get(code=code)
+
+
+class ClusterFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "inventory.Cluster"
+
+    provider = factory.SubFactory(ProviderFactory)
+    name = factory.Sequence(lambda n: f"Cluster {n}")
+    region = factory.LazyFunction(region)
+    gpu_model = factory.LazyFunction(gpu)
+    gpus_per_server = 8
+    server_count = 4
+    interconnect = "infiniband"
+    interconnect_gbps = 400
+    price_per_p_year = Decimal("120000")
+    min_term_months = 1
+    available_from = date(2027, 1, 1)
+    available_until = None
+    status = "listed"

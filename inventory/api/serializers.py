@@ -1,0 +1,225 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.api.fields import ExactDecimalField, exact_decimal_string
+from accounts.money import RATE_DECIMAL_PLACES, RATE_MAX_DIGITS
+from inventory.models import Cluster, ClusterStatus, GpuModel, Interconnect, Outage, Region
+
+
+class GpuModelSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = GpuModel
+        fields = [
+            "code",
+            "name",
+            "fp16_dense_tflops",
+            "fp16_sparse_tflops",
+            "memory_gb",
+            "memory_type",
+            "form_factor",
+            "notes",
+        ]
+
+
+class RegionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Region
+        fields = ["code", "name", "name_zh", "province"]
+
+
+class ProviderSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    is_verified = serializers.BooleanField()
+
+
+class ClusterSerializer(serializers.ModelSerializer):
+    """A cluster as everybody reads it. ``free_servers``/``free_p`` are present when the request
+    names a window (``start``, ``end``); ``uptime_90d`` is measured from recorded outages."""
+
+    provider = ProviderSummarySerializer(read_only=True)
+    gpu_model = serializers.CharField(source="gpu_model.code")
+    region = serializers.CharField(source="region.code")
+    region_name = serializers.CharField(source="region.name")
+    rated_p_per_server = ExactDecimalField()
+    rated_p = ExactDecimalField()
+    uptime_90d = serializers.SerializerMethodField()
+    free_servers = serializers.SerializerMethodField()
+    free_p = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Cluster
+        fields = [
+            "id",
+            "provider",
+            "name",
+            "region",
+            "region_name",
+            "gpu_model",
+            "gpus_per_server",
+            "server_count",
+            "rated_p_per_server",
+            "rated_p",
+            "interconnect",
+            "interconnect_gbps",
+            "price_per_p_year",
+            "min_term_months",
+            "available_from",
+            "available_until",
+            "sla_uptime_percent",
+            "status",
+            "description",
+            "uptime_90d",
+            "free_servers",
+            "free_p",
+            "created_at",
+            "updated_at",
+        ]
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_uptime_90d(self, cluster: Cluster) -> str | None:
+        uptime = self.context.get("uptime", {}).get(cluster.pk)
+        return None if uptime is None else str(uptime)
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def get_free_servers(self, cluster: Cluster) -> int | None:
+        return self.context.get("free_servers", {}).get(cluster.pk)
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_free_p(self, cluster: Cluster) -> str | None:
+        free = self.context.get("free_servers", {}).get(cluster.pk)
+        return None if free is None else exact_decimal_string(free * cluster.rated_p_per_server)
+
+
+class ClusterWriteSerializer(serializers.Serializer):
+    """Create (all required fields) or PATCH (any subset) a cluster."""
+
+    name = serializers.CharField(max_length=200)
+    region = serializers.SlugRelatedField(slug_field="code", queryset=Region.objects.all())
+    gpu_model = serializers.SlugRelatedField(slug_field="code", queryset=GpuModel.objects.all())
+    gpus_per_server = serializers.IntegerField(min_value=1, max_value=16)
+    server_count = serializers.IntegerField(min_value=0, max_value=100_000)
+    interconnect = serializers.ChoiceField(choices=Interconnect.choices)
+    interconnect_gbps = serializers.IntegerField(min_value=0, max_value=100_000, required=False)
+    price_per_p_year = serializers.DecimalField(
+        max_digits=RATE_MAX_DIGITS, decimal_places=RATE_DECIMAL_PLACES, min_value=1
+    )
+    min_term_months = serializers.IntegerField(min_value=1, max_value=60, required=False)
+    available_from = serializers.DateField()
+    available_until = serializers.DateField(required=False, allow_null=True)
+    sla_uptime_percent = serializers.DecimalField(
+        max_digits=6, decimal_places=3, min_value=50, max_value=100, required=False
+    )
+    status = serializers.ChoiceField(choices=ClusterStatus.choices, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+
+    def validate(self, attrs):
+        start = attrs.get("available_from", getattr(self.instance, "available_from", None))
+        until = attrs.get("available_until", getattr(self.instance, "available_until", None))
+        if start and until and until <= start:
+            raise serializers.ValidationError(
+                {"available_until": ["Must be after available_from."]}
+            )
+        return attrs
+
+
+class SearchWindowSerializer(serializers.Serializer):
+    """Query parameters that ask for free capacity over ``[start, end)``."""
+
+    start = serializers.DateField(required=False)
+    end = serializers.DateField(required=False)
+    min_free_p = serializers.DecimalField(
+        max_digits=14, decimal_places=6, min_value=0, required=False
+    )
+
+    def validate(self, attrs):
+        has_start, has_end = "start" in attrs, "end" in attrs
+        if has_start != has_end:
+            missing = "end" if has_start else "start"
+            raise serializers.ValidationError({missing: ["Give both start and end."]})
+        if has_start and attrs["end"] <= attrs["start"]:
+            raise serializers.ValidationError({"end": ["Must be after start."]})
+        if "min_free_p" in attrs and not has_start:
+            raise serializers.ValidationError(
+                {"min_free_p": ["Free capacity needs a window: give start and end."]}
+            )
+        return attrs
+
+
+class AvailabilityQuerySerializer(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+
+    def validate(self, attrs):
+        if attrs["end"] <= attrs["start"]:
+            raise serializers.ValidationError({"end": ["Must be after start."]})
+        if (attrs["end"] - attrs["start"]).days > 366 * 10:
+            raise serializers.ValidationError({"end": ["The window may span at most 10 years."]})
+        return attrs
+
+
+class FreeSpanSerializer(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+    free_servers = serializers.IntegerField()
+
+
+class OutageSerializer(serializers.ModelSerializer):
+    cluster = serializers.PrimaryKeyRelatedField(read_only=True)
+    is_locked = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Outage
+        fields = [
+            "id",
+            "cluster",
+            "start",
+            "end",
+            "servers_affected",
+            "description",
+            "created_at",
+            "invoiced_at",
+            "is_locked",
+        ]
+        read_only_fields = ["id", "cluster", "created_at", "invoiced_at", "is_locked"]
+
+
+class OutageWriteSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    servers_affected = serializers.IntegerField(min_value=1)
+    description = serializers.CharField()
+
+    def validate(self, attrs):
+        start = attrs.get("start", getattr(self.instance, "start", None))
+        end = attrs.get("end", getattr(self.instance, "end", None))
+        if start and end and end <= start:
+            raise serializers.ValidationError({"end": ["An outage must end after it starts."]})
+        return attrs
+
+
+class OutageCorrectionSerializer(OutageWriteSerializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class MaintenanceSerializer(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+    servers = serializers.IntegerField(min_value=1)
+    note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        if attrs["end"] <= attrs["start"]:
+            raise serializers.ValidationError({"end": ["Must be after start."]})
+        return attrs
+
+
+class AllocationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    cluster = serializers.IntegerField(source="cluster_id")
+    kind = serializers.CharField()
+    servers = serializers.IntegerField()
+    start = serializers.DateField()
+    end = serializers.DateField()
+    note = serializers.CharField()

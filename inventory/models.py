@@ -1,0 +1,244 @@
+"""GPU catalog, regions, provider clusters, the capacity ledger and outages.
+
+Units: TFLOPS per card (FP16, dense and sparse), P = PFLOPS = 1,000 TFLOPS. A cluster's rating
+is ``gpus_per_server x fp16_sparse_tflops / 1000`` P per server, exact. Prices are CNY per P per
+year, tax included.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from accounts.models import Organization
+from accounts.money import (
+    RATE_DECIMAL_PLACES,
+    RATE_MAX_DIGITS,
+    TFLOPS_DECIMAL_PLACES,
+    TFLOPS_MAX_DIGITS,
+    TFLOPS_PER_P,
+)
+
+
+class GpuModel(models.Model):
+    """One row of the catalog. Loaded by a data migration, editable by admins."""
+
+    code = models.SlugField(max_length=32, unique=True)  # e.g. "A800-80G"
+    name = models.CharField(max_length=100)
+    fp16_dense_tflops = models.DecimalField(
+        max_digits=TFLOPS_MAX_DIGITS, decimal_places=TFLOPS_DECIMAL_PLACES
+    )
+    # The market's rating basis (FP16 Tensor with sparsity), per card.
+    fp16_sparse_tflops = models.DecimalField(
+        max_digits=TFLOPS_MAX_DIGITS, decimal_places=TFLOPS_DECIMAL_PLACES
+    )
+    memory_gb = models.PositiveIntegerField()
+    memory_type = models.CharField(max_length=32, blank=True)
+    form_factor = models.CharField(max_length=16, default="SXM")
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(fp16_dense_tflops__gt=0)
+                & Q(fp16_sparse_tflops__gte=F("fp16_dense_tflops")),
+                name="gpu_tflops_positive_and_sparse_at_least_dense",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    def rated_p_per_server(self, gpus_per_server: int) -> Decimal:
+        return gpus_per_server * self.fp16_sparse_tflops / TFLOPS_PER_P
+
+
+class Region(models.Model):
+    """A data-centre location (city or province), as data."""
+
+    code = models.SlugField(max_length=40, unique=True)  # e.g. "hefei"
+    name = models.CharField(max_length=100)  # "Hefei"
+    name_zh = models.CharField(max_length=50, blank=True)  # "合肥"
+    province = models.CharField(max_length=100, blank=True)  # "Anhui"
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Interconnect(models.TextChoices):
+    INFINIBAND = "infiniband", "InfiniBand"  # RDMA fabric for multi-node training
+    ROCE = "roce", "RoCE"  # RDMA over converged Ethernet
+    ETHERNET = "ethernet", "Ethernet"  # plain TCP/IP; fine for inference
+
+
+class ClusterStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"  # being set up; only the provider sees it
+    LISTED = "listed", "Listed"  # offered to customers (once the provider is verified)
+    DELISTED = "delisted", "Delisted"  # withdrawn from new business; bookings stay
+
+
+class Cluster(models.Model):
+    provider = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="clusters")
+    name = models.CharField(max_length=200)
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="clusters")
+    gpu_model = models.ForeignKey(GpuModel, on_delete=models.PROTECT, related_name="clusters")
+    gpus_per_server = models.PositiveSmallIntegerField(default=8)
+    server_count = models.PositiveIntegerField()
+    interconnect = models.CharField(max_length=16, choices=Interconnect.choices)
+    interconnect_gbps = models.PositiveIntegerField(
+        default=0, help_text="Network bandwidth per server, Gbit/s."
+    )
+    # Ask price, CNY per P per year, tax included. Applies to new quotes only.
+    price_per_p_year = models.DecimalField(
+        max_digits=RATE_MAX_DIGITS, decimal_places=RATE_DECIMAL_PLACES
+    )
+    min_term_months = models.PositiveSmallIntegerField(default=1)
+    available_from = models.DateField()
+    available_until = models.DateField(null=True, blank=True)  # exclusive; None: open-ended
+    sla_uptime_percent = models.DecimalField(
+        max_digits=6, decimal_places=3, default=Decimal("99.9")
+    )
+    status = models.CharField(
+        max_length=16, choices=ClusterStatus.choices, default=ClusterStatus.DRAFT
+    )
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["price_per_p_year", "id"]
+        indexes = [
+            models.Index(fields=["status", "price_per_p_year"], name="cluster_status_price"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(server_count__gte=0), name="cluster_servers_gte_0"),
+            models.CheckConstraint(condition=Q(gpus_per_server__gte=1), name="cluster_gpus_gte_1"),
+            models.CheckConstraint(condition=Q(price_per_p_year__gt=0), name="cluster_price_gt_0"),
+            models.CheckConstraint(
+                condition=Q(min_term_months__gte=1) & Q(min_term_months__lte=60),
+                name="cluster_min_term_1_to_60",
+            ),
+            models.CheckConstraint(
+                condition=Q(available_until__isnull=True)
+                | Q(available_until__gt=F("available_from")),
+                name="cluster_availability_window_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(sla_uptime_percent__gt=0) & Q(sla_uptime_percent__lte=100),
+                name="cluster_sla_percent_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.gpu_model_id and self.gpu_model.code})"
+
+    @property
+    def rated_p_per_server(self) -> Decimal:
+        return self.gpu_model.rated_p_per_server(self.gpus_per_server)
+
+    @property
+    def rated_p(self) -> Decimal:
+        return self.server_count * self.rated_p_per_server
+
+
+class AllocationKind(models.TextChoices):
+    BOOKING = "booking", "Booking"  # sold under a contract
+    HOLD = "hold", "Hold"  # held for a quote until expires_at
+    MAINTENANCE = "maintenance", "Maintenance"  # blocked by the provider
+
+
+class Allocation(models.Model):
+    """One use of some of a cluster's servers over ``[start, end)`` (dates, end exclusive).
+
+    The ledger never stores more than the cluster has at any moment: reservations lock the
+    cluster row and check the peak usage before inserting (see ``inventory.services``). Holds
+    with ``expires_at`` in the past count as free without any job having to run first.
+    ``reference`` names the owner in the caller's terms (e.g. ``"quote:12"``), because inventory
+    does not know the apps above it.
+    """
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="allocations")
+    kind = models.CharField(max_length=16, choices=AllocationKind.choices)
+    servers = models.PositiveIntegerField()
+    start = models.DateField()
+    end = models.DateField()
+    expires_at = models.DateTimeField(null=True, blank=True)  # holds only
+    reference = models.CharField(max_length=100, db_index=True)
+    note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["cluster_id", "start", "id"]
+        indexes = [models.Index(fields=["cluster", "start", "end"], name="alloc_cluster_window")]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="alloc_end_after_start"),
+            models.CheckConstraint(condition=Q(servers__gte=1), name="alloc_servers_gte_1"),
+            models.CheckConstraint(
+                condition=Q(kind="hold", expires_at__isnull=False)
+                | (~Q(kind="hold") & Q(expires_at__isnull=True)),
+                name="alloc_only_holds_expire",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.servers} x {self.cluster_id} [{self.start}, {self.end})"
+
+
+class Outage(models.Model):
+    """Servers of a cluster down over ``[start, end)``. Billing turns these into SLA credits.
+
+    Once billing has invoiced the period an outage touches (``invoiced_at`` set), only admins may
+    correct it, and each correction is audited in :class:`OutageCorrection`.
+    """
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="outages")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    servers_affected = models.PositiveIntegerField()
+    description = models.TextField()
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    invoiced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-start", "id"]
+        indexes = [models.Index(fields=["cluster", "start"], name="outage_cluster_start")]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="outage_end_after_start"),
+            models.CheckConstraint(
+                condition=Q(servers_affected__gte=1), name="outage_servers_gte_1"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Outage {self.cluster_id} {self.start:%Y-%m-%d %H:%M} ({self.servers_affected})"
+
+    @property
+    def is_locked(self) -> bool:
+        return self.invoiced_at is not None
+
+
+class OutageCorrection(models.Model):
+    """Audit of an admin's correction to an outage that billing had already used."""
+
+    outage = models.ForeignKey(Outage, on_delete=models.CASCADE, related_name="corrections")
+    corrected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.TextField()
+    before = models.JSONField()
+    after = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Correction of outage {self.outage_id} at {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,405 @@
+"""Writes of the inventory. Each service is one transaction.
+
+Capacity invariant: at no moment does a cluster have more servers in active allocations than
+``server_count``. Every write that could break it locks the cluster row(s) first
+(``SELECT ... FOR UPDATE``, in ascending id order to avoid deadlocks) and checks the peak usage
+over the affected window under that lock; concurrent reservations of one cluster therefore run
+one after another.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.forms.models import model_to_dict
+from django.utils import timezone
+
+from accounts.errors import DomainError, InvalidInput, PermissionDeniedError
+from accounts.models import Organization, User
+from inventory.errors import CapacityUnavailable, OutageLocked
+from inventory.models import (
+    Allocation,
+    AllocationKind,
+    Cluster,
+    ClusterStatus,
+    GpuModel,
+    Outage,
+    OutageCorrection,
+    Region,
+)
+from inventory.selectors import (
+    active_allocations_q,
+    cluster_peak_from,
+    free_capacity,
+)
+
+
+@dataclass(frozen=True)
+class ReservationRequest:
+    cluster_id: int
+    servers: int
+    start: date
+    end: date  # exclusive
+
+
+# --- Clusters -------------------------------------------------------------------------------
+CLUSTER_EDITABLE_FIELDS = {
+    "name",
+    "region",
+    "gpu_model",
+    "gpus_per_server",
+    "server_count",
+    "interconnect",
+    "interconnect_gbps",
+    "price_per_p_year",
+    "min_term_months",
+    "available_from",
+    "available_until",
+    "sla_uptime_percent",
+    "status",
+    "description",
+}
+
+
+def _check_window(available_from: date, available_until: date | None) -> None:
+    if available_until is not None and available_until <= available_from:
+        raise InvalidInput("available_until", "Must be after available_from.")
+
+
+def cluster_create(
+    *,
+    provider: Organization,
+    name: str,
+    region: Region,
+    gpu_model: GpuModel,
+    gpus_per_server: int,
+    server_count: int,
+    interconnect: str,
+    price_per_p_year: Decimal,
+    available_from: date,
+    available_until: date | None = None,
+    interconnect_gbps: int = 0,
+    min_term_months: int = 1,
+    sla_uptime_percent: Decimal = Decimal("99.9"),
+    status: str = ClusterStatus.DRAFT,
+    description: str = "",
+) -> Cluster:
+    if not provider.is_provider:
+        raise PermissionDeniedError("Only provider organisations list clusters.")
+    _check_window(available_from, available_until)
+    return Cluster.objects.create(
+        provider=provider,
+        name=name,
+        region=region,
+        gpu_model=gpu_model,
+        gpus_per_server=gpus_per_server,
+        server_count=server_count,
+        interconnect=interconnect,
+        interconnect_gbps=interconnect_gbps,
+        price_per_p_year=price_per_p_year,
+        min_term_months=min_term_months,
+        available_from=available_from,
+        available_until=available_until,
+        sla_uptime_percent=sla_uptime_percent,
+        status=status,
+        description=description,
+    )
+
+
+def cluster_update(*, cluster: Cluster, changes: dict, now: datetime | None = None) -> Cluster:
+    """Change a cluster for the future. Price changes apply to new quotes only (quotes freeze
+    prices). Shrinking below what is already booked or held is refused with the figure.
+    """
+    unknown = set(changes) - CLUSTER_EDITABLE_FIELDS
+    if unknown:
+        raise InvalidInput(sorted(unknown)[0], "This field cannot be changed.")
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Cluster.objects.select_for_update().get(pk=cluster.pk)
+        today = timezone.localdate(now)
+        in_use = Allocation.objects.filter(active_allocations_q(now), cluster=locked, end__gt=today)
+        if "server_count" in changes and changes["server_count"] < locked.server_count:
+            peak = cluster_peak_from(locked, since=today, now=now)
+            if changes["server_count"] < peak:
+                raise InvalidInput(
+                    "server_count",
+                    f"{peak} server(s) are booked, held or blocked at some moment from {today} "
+                    f"on; the cluster cannot shrink below {peak}.",
+                )
+        rating_changed = (
+            "gpu_model" in changes and changes["gpu_model"].pk != locked.gpu_model_id
+        ) or ("gpus_per_server" in changes and changes["gpus_per_server"] != locked.gpus_per_server)
+        if (
+            rating_changed
+            and in_use.filter(kind__in=[AllocationKind.BOOKING, AllocationKind.HOLD]).exists()
+        ):
+            raise InvalidInput(
+                "gpu_model" if "gpu_model" in changes else "gpus_per_server",
+                "The cluster's servers are booked or held; their hardware cannot change.",
+            )
+        available_from = changes.get("available_from", locked.available_from)
+        available_until = changes.get("available_until", locked.available_until)
+        _check_window(available_from, available_until)
+        outside = in_use.filter(start__lt=available_from)
+        if available_until is not None:
+            outside = in_use.filter(start__lt=available_from) | in_use.filter(
+                end__gt=available_until
+            )
+        if ("available_from" in changes or "available_until" in changes) and outside.exists():
+            raise InvalidInput(
+                "available_until" if "available_until" in changes else "available_from",
+                "Servers are booked or held outside the new availability window.",
+            )
+        for field, value in changes.items():
+            setattr(locked, field, value)
+        locked.save(update_fields=[*changes, "updated_at"])
+    return locked
+
+
+# --- Capacity ledger ------------------------------------------------------------------------
+def _lock_clusters(cluster_ids: Sequence[int]) -> dict[int, Cluster]:
+    """Lock cluster rows in ascending id order (a consistent order cannot deadlock)."""
+    ids = sorted(set(cluster_ids))
+    locked = Cluster.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+    clusters = {cluster.pk: cluster for cluster in locked}
+    missing = set(ids) - set(clusters)
+    if missing:
+        raise InvalidInput("cluster", f"Unknown cluster(s): {sorted(missing)}.")
+    return clusters
+
+
+def _validate_request(request: ReservationRequest) -> None:
+    if request.servers < 1:
+        raise InvalidInput("servers", "Reserve at least one server.")
+    if request.end <= request.start:
+        raise InvalidInput("end", "The window must end after it starts.")
+
+
+def capacity_reserve_many(
+    *,
+    requests: Sequence[ReservationRequest],
+    kind: str,
+    reference: str,
+    expires_at: datetime | None = None,
+    note: str = "",
+    now: datetime | None = None,
+) -> list[Allocation]:
+    """Reserve servers on one or more clusters atomically: all or nothing.
+
+    Steps: lock every cluster row involved (ascending id); for each request compute the free
+    servers over its window under the lock (requests for the same cluster are applied in turn);
+    raise :class:`CapacityUnavailable` at the first shortfall (rolling everything back); else
+    insert the allocation rows.
+    """
+    if kind == AllocationKind.HOLD and expires_at is None:
+        raise InvalidInput("expires_at", "A hold needs an expiry.")
+    if kind != AllocationKind.HOLD and expires_at is not None:
+        raise InvalidInput("expires_at", "Only holds expire.")
+    now = now or timezone.now()
+    for request in requests:
+        _validate_request(request)
+    with transaction.atomic():
+        clusters = _lock_clusters([request.cluster_id for request in requests])
+        created: list[Allocation] = []
+        for request in requests:
+            cluster = clusters[request.cluster_id]
+            free = free_capacity(
+                Cluster.objects.filter(pk=cluster.pk), start=request.start, end=request.end, now=now
+            ).free_servers.get(cluster.pk, 0)
+            if free < request.servers:
+                raise CapacityUnavailable(
+                    cluster_id=cluster.pk,
+                    requested=request.servers,
+                    free_servers=max(free, 0),
+                    start=request.start,
+                    end=request.end,
+                )
+            created.append(
+                Allocation.objects.create(
+                    cluster=cluster,
+                    kind=kind,
+                    servers=request.servers,
+                    start=request.start,
+                    end=request.end,
+                    expires_at=expires_at,
+                    reference=reference,
+                    note=note,
+                )
+            )
+    return created
+
+
+def capacity_reserve(
+    *,
+    cluster_id: int,
+    servers: int,
+    start: date,
+    end: date,
+    kind: str,
+    reference: str,
+    expires_at: datetime | None = None,
+    note: str = "",
+    now: datetime | None = None,
+) -> Allocation:
+    """Reserve ``servers`` of one cluster over ``[start, end)`` or raise CapacityUnavailable."""
+    return capacity_reserve_many(
+        requests=[ReservationRequest(cluster_id, servers, start, end)],
+        kind=kind,
+        reference=reference,
+        expires_at=expires_at,
+        note=note,
+        now=now,
+    )[0]
+
+
+def capacity_release(*, reference: str) -> int:
+    """Free everything held or booked under ``reference``. Returns the rows removed."""
+    deleted, _ = Allocation.objects.filter(reference=reference).delete()
+    return deleted
+
+
+def holds_confirm(
+    *, hold_reference: str, booking_reference: str, now: datetime | None = None
+) -> list[Allocation]:
+    """Turn the holds under ``hold_reference`` into bookings under ``booking_reference``.
+
+    A hold still valid becomes a booking in place. A hold that has expired no longer protects
+    anything: its servers are booked again only if still free, else CapacityUnavailable and
+    nothing changes. Raises DomainError("no_holds") if there are no holds at all.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        holds = list(Allocation.objects.filter(reference=hold_reference, kind=AllocationKind.HOLD))
+        if not holds:
+            raise DomainError("There is no capacity held for this quote.", code="no_holds")
+        _lock_clusters([hold.cluster_id for hold in holds])
+        expired = [hold for hold in holds if hold.expires_at <= now]
+        if expired:
+            Allocation.objects.filter(pk__in=[hold.pk for hold in expired]).delete()
+            for hold in expired:
+                capacity_reserve(
+                    cluster_id=hold.cluster_id,
+                    servers=hold.servers,
+                    start=hold.start,
+                    end=hold.end,
+                    kind=AllocationKind.BOOKING,
+                    reference=booking_reference,
+                    now=now,
+                )
+        valid = [hold for hold in holds if hold.expires_at > now]
+        Allocation.objects.filter(pk__in=[hold.pk for hold in valid]).update(
+            kind=AllocationKind.BOOKING, expires_at=None, reference=booking_reference
+        )
+        return list(Allocation.objects.filter(reference=booking_reference))
+
+
+def allocations_truncate(*, reference: str, end: date) -> int:
+    """Release capacity under ``reference`` from ``end`` on (termination). Returns rows changed."""
+    with transaction.atomic():
+        Allocation.objects.filter(reference=reference, start__gte=end).delete()
+        return Allocation.objects.filter(reference=reference, end__gt=end).update(end=end)
+
+
+def holds_purge_expired(*, now: datetime | None = None) -> int:
+    """Delete holds past their expiry. They already count as free; this only tidies the ledger."""
+    now = now or timezone.now()
+    deleted, _ = Allocation.objects.filter(kind=AllocationKind.HOLD, expires_at__lte=now).delete()
+    return deleted
+
+
+def maintenance_block(
+    *, cluster: Cluster, servers: int, start: date, end: date, note: str, by: User
+) -> Allocation:
+    """Block servers for planned maintenance; refused if they are already sold or held."""
+    return capacity_reserve(
+        cluster_id=cluster.pk,
+        servers=servers,
+        start=start,
+        end=end,
+        kind=AllocationKind.MAINTENANCE,
+        reference=f"maintenance:{by.pk}",
+        note=note,
+    )
+
+
+# --- Outages --------------------------------------------------------------------------------
+OUTAGE_EDITABLE_FIELDS = {"start", "end", "servers_affected", "description"}
+
+
+def _check_outage(cluster: Cluster, start: datetime, end: datetime, servers: int) -> None:
+    if end <= start:
+        raise InvalidInput("end", "An outage must end after it starts.")
+    if servers < 1:
+        raise InvalidInput("servers_affected", "At least one server is affected.")
+    if servers > cluster.server_count:
+        raise InvalidInput(
+            "servers_affected", f"The cluster has only {cluster.server_count} server(s)."
+        )
+
+
+def outage_record(
+    *,
+    cluster: Cluster,
+    start: datetime,
+    end: datetime,
+    servers_affected: int,
+    description: str,
+    by: User,
+) -> Outage:
+    _check_outage(cluster, start, end, servers_affected)
+    return Outage.objects.create(
+        cluster=cluster,
+        start=start,
+        end=end,
+        servers_affected=servers_affected,
+        description=description,
+        recorded_by=by,
+    )
+
+
+def _outage_snapshot(outage: Outage) -> dict:
+    data = model_to_dict(outage, fields=sorted(OUTAGE_EDITABLE_FIELDS))
+    return {
+        key: value.isoformat() if hasattr(value, "isoformat") else value
+        for key, value in data.items()
+    }
+
+
+def outage_update(*, outage: Outage, changes: dict, by: User, reason: str = "") -> Outage:
+    """Change an outage. Once billed, only admins may, with a reason, and it is audited."""
+    unknown = set(changes) - OUTAGE_EDITABLE_FIELDS
+    if unknown:
+        raise InvalidInput(sorted(unknown)[0], "This field cannot be changed.")
+    with transaction.atomic():
+        locked = Outage.objects.select_for_update().select_related("cluster").get(pk=outage.pk)
+        if locked.is_locked:
+            if not by.is_staff:
+                raise OutageLocked(
+                    "This outage has been invoiced (SLA credits were issued); only a platform "
+                    "admin can correct it."
+                )
+            if not reason.strip():
+                raise InvalidInput("reason", "A correction to an invoiced outage needs a reason.")
+        before = _outage_snapshot(locked)
+        for field, value in changes.items():
+            setattr(locked, field, value)
+        _check_outage(locked.cluster, locked.start, locked.end, locked.servers_affected)
+        locked.save(update_fields=list(changes))
+        if locked.is_locked:
+            OutageCorrection.objects.create(
+                outage=locked,
+                corrected_by=by,
+                reason=reason,
+                before=before,
+                after=_outage_snapshot(locked),
+            )
+    return locked
+
+
+def outages_mark_invoiced(*, outage_ids: Sequence[int], at: datetime | None = None) -> int:
+    """Billing calls this when it has used outages in an invoice; they become immutable."""
+    return Outage.objects.filter(pk__in=list(outage_ids), invoiced_at__isnull=True).update(
+        invoiced_at=at or timezone.now()
+    )
