@@ -43,6 +43,27 @@ def _usage_steps(usages: Iterable[Usage], start: date, end: date) -> list[tuple[
     return steps
 
 
+def usage_steps(usages: Iterable[Usage]) -> list[Usage]:
+    """The usage step function: contiguous spans of constant servers in use, zeros left out."""
+    deltas: dict[date, int] = {}
+    for usage in usages:
+        deltas[usage.start] = deltas.get(usage.start, 0) + usage.servers
+        deltas[usage.end] = deltas.get(usage.end, 0) - usage.servers
+    steps: list[Usage] = []
+    moments = sorted(deltas)
+    in_use = 0
+    for index, moment in enumerate(moments[:-1]):
+        in_use += deltas[moment]
+        following = moments[index + 1]
+        if in_use <= 0:
+            continue
+        if steps and steps[-1].end == moment and steps[-1].servers == in_use:
+            steps[-1] = Usage(steps[-1].start, following, in_use)
+        else:
+            steps.append(Usage(moment, following, in_use))
+    return steps
+
+
 def peak_usage(usages: Iterable[Usage], *, start: date, end: date) -> int:
     """Most servers in use at any single moment of ``[start, end)``."""
     return max(in_use for _, in_use in _usage_steps(usages, start, end))

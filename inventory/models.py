@@ -174,7 +174,12 @@ class Allocation(models.Model):
 
     class Meta:
         ordering = ["cluster_id", "start", "id"]
-        indexes = [models.Index(fields=["cluster", "start", "end"], name="alloc_cluster_window")]
+        indexes = [
+            models.Index(fields=["cluster", "start", "end"], name="alloc_cluster_window"),
+            models.Index(
+                fields=["cluster", "expires_at"], condition=Q(kind="hold"), name="alloc_holds"
+            ),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(end__gt=F("start")), name="alloc_end_after_start"),
             models.CheckConstraint(condition=Q(servers__gte=1), name="alloc_servers_gte_1"),
@@ -187,6 +192,33 @@ class Allocation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.servers} x {self.cluster_id} [{self.start}, {self.end})"
+
+
+class UsageStep(models.Model):
+    """Derived: the step function of servers in use by bookings and maintenance (not holds).
+
+    Each cluster's usage over time as non-overlapping ``[start, end)`` spans of constant
+    ``used`` > 0. Rebuilt from the allocations, under the cluster's row lock, by every service
+    that changes them, so search can read a cluster's peak over any window with a plain
+    ``MAX(used)`` instead of sweeping the ledger. Holds are left out because they expire by
+    themselves; search adds them back (see ``inventory.selectors``).
+    """
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="usage_steps")
+    start = models.DateField()
+    end = models.DateField()
+    used = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["cluster_id", "start"]
+        indexes = [models.Index(fields=["cluster", "start"], name="usagestep_cluster_start")]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="step_end_after_start"),
+            models.CheckConstraint(condition=Q(used__gte=1), name="step_used_gte_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cluster_id} [{self.start}, {self.end}) {self.used}"
 
 
 class Outage(models.Model):

@@ -1,17 +1,18 @@
 """Reads of the inventory: visibility, free capacity (in SQL), search, availability, uptime."""
 
+import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import is_platform_admin, organization_of
-from inventory.capacity import FreeSpan, Usage, free_timeline
+from inventory.capacity import FreeSpan, Usage, free_timeline, peak_usage
 from inventory.models import Allocation, Cluster, ClusterStatus, Outage
 from inventory.reliability import UPTIME_WINDOW, OutageSpan, uptime_percent
 
@@ -51,63 +52,121 @@ def cluster_owned_by(cluster: Cluster, user: User) -> bool:
 
 
 # --- Free capacity in SQL -------------------------------------------------------------------
-# The peak usage of each candidate cluster over [start, end) is computed by a sweep: every
-# active allocation overlapping the window contributes +servers at max(start, window start) and
+# The peak usage of each cluster over [start, end) is computed by a sweep: every active
+# allocation overlapping the window contributes +servers at max(start, window start) and
 # -servers at its end (if inside the window); a running sum per cluster ordered by time (ends
 # before starts at the same instant, because windows are half-open) gives the servers in use
 # after each change, and its maximum is the peak. One statement for any number of clusters.
-_FREE_SQL = """
-WITH cand AS ({candidates}),
+#
+# Search avoids the sweep: the derived usage steps (bookings and maintenance, kept in step with
+# the ledger under the cluster lock) give each cluster's peak over the window as a plain
+# MAX(used); unexpired holds are added on top as an upper bound. Only clusters whose answer
+# those bounds leave open (they have holds in the window) are swept exactly.
+#
+# Tokens written @name are bound positionally by _bind (portable across PostgreSQL and SQLite).
+_WINDOW_CTES = """
+cand AS ({candidates}),
 win AS (
     SELECT a.cluster_id, a.start, a."end", a.servers
     FROM inventory_allocation a
     JOIN cand ON cand.cid = a.cluster_id
-    WHERE a.start < %s AND a."end" > %s AND (a.expires_at IS NULL OR a.expires_at > %s)
-),
+    WHERE a.start < @end AND a."end" > @start AND (a.expires_at IS NULL OR a.expires_at > @now)
+)"""
+
+_SWEEP_CTES = """
 ev AS (
-    SELECT cluster_id, CASE WHEN start > %s THEN start ELSE %s END AS t, servers AS d FROM win
-    UNION ALL
-    SELECT cluster_id, "end" AS t, -servers AS d FROM win WHERE "end" < %s
+    SELECT w.cluster_id,
+           CASE WHEN two.k = 1 THEN (CASE WHEN w.start > @start THEN w.start ELSE @start END)
+                ELSE w."end" END AS t,
+           CASE WHEN two.k = 1 THEN w.servers ELSE -w.servers END AS d
+    FROM win w
+    {sweep_join}
+    CROSS JOIN (SELECT 1 AS k UNION ALL SELECT 2 AS k) two
+    WHERE two.k = 1 OR w."end" < @end
 ),
 run AS (
     SELECT cluster_id,
            SUM(d) OVER (PARTITION BY cluster_id ORDER BY t, d ROWS UNBOUNDED PRECEDING) AS used
     FROM ev
 ),
-peak AS (SELECT cluster_id, MAX(used) AS used FROM run GROUP BY cluster_id),
-free AS (
-    SELECT cand.cid, cand.price, cand.tflops_per_server,
-           CASE WHEN cand.avail_from <= %s AND (cand.avail_until IS NULL OR cand.avail_until >= %s)
-                THEN cand.cap - COALESCE(peak.used, 0) ELSE 0 END AS free_servers
-    FROM cand LEFT JOIN peak ON peak.cluster_id = cand.cid
+peak AS (SELECT cluster_id, MAX(used) AS used FROM run GROUP BY cluster_id)"""
+
+_COVERS_WINDOW = (
+    "cand.avail_from <= @start AND (cand.avail_until IS NULL OR cand.avail_until >= @end)"
 )
-SELECT cid, free_servers FROM free
-WHERE free_servers * tflops_per_server >= CAST(%s AS NUMERIC)
-ORDER BY price, cid
+
+_EXACT_SQL = f"""
+WITH {_WINDOW_CTES},{_SWEEP_CTES.format(sweep_join="")}
+SELECT cand.cid,
+       CASE WHEN {_COVERS_WINDOW} THEN cand.cap - COALESCE(peak.used, 0) ELSE 0 END
+FROM cand LEFT JOIN peak ON peak.cluster_id = cand.cid
 """
 
+_SEARCH_SQL = f"""
+WITH cand AS ({{candidates}}),
+steps AS (
+    SELECT s.cluster_id, MAX(s.used) AS used
+    FROM inventory_usagestep s
+    WHERE s.start < @end AND s."end" > @start
+    GROUP BY s.cluster_id
+),
+holds AS (
+    SELECT a.cluster_id, SUM(a.servers) AS held
+    FROM inventory_allocation a
+    JOIN cand ON cand.cid = a.cluster_id
+    WHERE a.kind = 'hold' AND a.expires_at > @now AND a.start < @end AND a."end" > @start
+    GROUP BY a.cluster_id
+),
+bounds AS (
+    SELECT cand.cid, cand.price, cand.cap, cand.tflops_per_server AS tf,
+           cand.cap - COALESCE(steps.used, 0) - COALESCE(holds.held, 0) AS free_low,
+           cand.cap - COALESCE(steps.used, 0) AS free_high
+    FROM cand
+    LEFT JOIN steps ON steps.cluster_id = cand.cid
+    LEFT JOIN holds ON holds.cluster_id = cand.cid
+    WHERE {_COVERS_WINDOW}
+),
+unsure AS (
+    SELECT cid FROM bounds
+    WHERE free_low * tf < CAST(@min_tflops AS NUMERIC)
+      AND free_high * tf >= CAST(@min_tflops AS NUMERIC)
+),
+win AS (
+    SELECT a.cluster_id, a.start, a."end", a.servers
+    FROM inventory_allocation a
+    JOIN unsure ON unsure.cid = a.cluster_id
+    WHERE a.start < @end AND a."end" > @start AND (a.expires_at IS NULL OR a.expires_at > @now)
+),{_SWEEP_CTES.format(sweep_join="")}
+SELECT bounds.cid FROM bounds LEFT JOIN peak ON peak.cluster_id = bounds.cid
+WHERE bounds.free_low * bounds.tf >= CAST(@min_tflops AS NUMERIC)
+   OR (peak.cluster_id IS NOT NULL
+       AND (bounds.cap - peak.used) * bounds.tf >= CAST(@min_tflops AS NUMERIC))
+ORDER BY bounds.price, bounds.cid
+"""
 
-@dataclass(frozen=True)
-class FreeCapacity:
-    """Clusters in price order (then id) with their free servers over the window."""
-
-    cluster_ids: list[int]
-    free_servers: dict[int, int]
+_TOKEN = re.compile(r"@([a-z_]+)")
 
 
-def free_capacity(
+def _bind(sql: str, values: dict) -> tuple[str, list]:
+    """Replace ``@name`` tokens with placeholders and list their values in order."""
+    params: list = []
+
+    def placeholder(match: re.Match) -> str:
+        params.append(values[match.group(1)])
+        return "%s"
+
+    return _TOKEN.sub(placeholder, sql), params
+
+
+def _run_window_query(
+    template: str,
     clusters: QuerySet[Cluster],
     *,
     start: date,
     end: date,
+    now: datetime | None,
     min_free_p: Decimal = Decimal(0),
-    now: datetime | None = None,
-) -> FreeCapacity:
-    """Free servers of every cluster in ``clusters`` over ``[start, end)``, in one query.
-
-    Only clusters with at least ``min_free_p`` P free are returned, cheapest first.
-    """
-    now = now or timezone.now()
+) -> list[tuple]:
     candidates = clusters.order_by().values(
         cid=F("id"),
         cap=F("server_count"),
@@ -116,36 +175,60 @@ def free_capacity(
         avail_until=F("available_until"),
         tflops_per_server=F("gpus_per_server") * F("gpu_model__fp16_sparse_tflops"),
     )
-    candidate_sql, candidate_params = candidates.query.sql_with_params()
+    try:
+        candidate_sql, candidate_params = candidates.query.sql_with_params()
+    except EmptyResultSet:  # e.g. pk__in=[]: nothing to compute
+        return []
+    # The candidate SQL may contain literal % signs only as placeholders; keep them apart from
+    # the @tokens by binding the template first, then splicing the candidate query in.
     ops = connection.ops
-    start_p, end_p = ops.adapt_datefield_value(start), ops.adapt_datefield_value(end)
-    min_tflops = str(min_free_p * 1000)
-    params = [
-        *candidate_params,
-        end_p,
-        start_p,
-        ops.adapt_datetimefield_value(now),
-        start_p,
-        start_p,
-        end_p,
-        start_p,
-        end_p,
-        min_tflops,
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(_FREE_SQL.format(candidates=candidate_sql), params)
-        rows = cursor.fetchall()
-    return FreeCapacity(
-        cluster_ids=[row[0] for row in rows], free_servers={row[0]: int(row[1]) for row in rows}
+    sql, params = _bind(
+        template,
+        {
+            "start": ops.adapt_datefield_value(start),
+            "end": ops.adapt_datefield_value(end),
+            "now": ops.adapt_datetimefield_value(now or timezone.now()),
+            "min_tflops": str(min_free_p * 1000),
+        },
     )
+    head, tail = sql.split("{candidates}")
+    with connection.cursor() as cursor:
+        cursor.execute(head + candidate_sql + tail, [*candidate_params, *params])
+        return cursor.fetchall()
+
+
+def free_servers_by_cluster(
+    clusters: QuerySet[Cluster], *, start: date, end: date, now: datetime | None = None
+) -> dict[int, int]:
+    """Exact free servers of every cluster in ``clusters`` over ``[start, end)``, one query."""
+    rows = _run_window_query(_EXACT_SQL, clusters, start=start, end=end, now=now)
+    return {cluster_id: int(free) for cluster_id, free in rows}
+
+
+def clusters_with_free_p(
+    clusters: QuerySet[Cluster],
+    *,
+    start: date,
+    end: date,
+    min_free_p: Decimal = Decimal(0),
+    now: datetime | None = None,
+) -> list[int]:
+    """Ids of the clusters with at least ``min_free_p`` P free for the whole window, cheapest
+    first (then by id). One query, whatever the number of clusters."""
+    rows = _run_window_query(
+        _SEARCH_SQL, clusters, start=start, end=end, now=now, min_free_p=min_free_p
+    )
+    return [row[0] for row in rows]
 
 
 def cluster_free_servers(
     cluster: Cluster, *, start: date, end: date, now: datetime | None = None
 ) -> int:
     """Servers of one cluster free for the whole of ``[start, end)``."""
-    result = free_capacity(Cluster.objects.filter(pk=cluster.pk), start=start, end=end, now=now)
-    return result.free_servers.get(cluster.pk, 0)
+    free = free_servers_by_cluster(
+        Cluster.objects.filter(pk=cluster.pk), start=start, end=end, now=now
+    )
+    return free.get(cluster.pk, 0)
 
 
 def cluster_usages(
@@ -185,15 +268,9 @@ def cluster_peak_from(cluster: Cluster, *, since: date, now: datetime | None = N
     )
     if last_end is None:
         return 0
-    spans = free_timeline(
-        server_count=0,
-        usages=cluster_usages(cluster, start=since, end=last_end, now=now),
-        start=since,
-        end=last_end,
-        available_from=since,
-        available_until=None,
+    return peak_usage(
+        cluster_usages(cluster, start=since, end=last_end, now=now), start=since, end=last_end
     )
-    return -min(span.free_servers for span in spans) if spans else 0
 
 
 def uptime_by_cluster(

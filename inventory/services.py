@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from accounts.errors import DomainError, InvalidInput, PermissionDeniedError
 from accounts.models import Organization, User
+from inventory.capacity import Usage, usage_steps
 from inventory.errors import CapacityUnavailable, OutageLocked
 from inventory.models import (
     Allocation,
@@ -28,11 +29,12 @@ from inventory.models import (
     Outage,
     OutageCorrection,
     Region,
+    UsageStep,
 )
 from inventory.selectors import (
     active_allocations_q,
     cluster_peak_from,
-    free_capacity,
+    free_servers_by_cluster,
 )
 
 
@@ -170,6 +172,31 @@ def _lock_clusters(cluster_ids: Sequence[int]) -> dict[int, Cluster]:
     return clusters
 
 
+def usage_steps_rebuild(*, cluster_ids: Sequence[int]) -> int:
+    """Recompute the derived usage steps of these clusters from their bookings and maintenance.
+
+    Callers hold the clusters' row locks (every ledger write does), so the steps always match
+    the ledger when the transaction commits. Returns the number of step rows written.
+    """
+    ids = sorted(set(cluster_ids))
+    usages: dict[int, list[Usage]] = {cluster_id: [] for cluster_id in ids}
+    rows = (
+        Allocation.objects.filter(cluster_id__in=ids)
+        .exclude(kind=AllocationKind.HOLD)
+        .values_list("cluster_id", "start", "end", "servers")
+    )
+    for cluster_id, start, end, servers in rows:
+        usages[cluster_id].append(Usage(start, end, servers))
+    UsageStep.objects.filter(cluster_id__in=ids).delete()
+    steps = [
+        UsageStep(cluster_id=cluster_id, start=step.start, end=step.end, used=step.servers)
+        for cluster_id in ids
+        for step in usage_steps(usages[cluster_id])
+    ]
+    UsageStep.objects.bulk_create(steps, batch_size=5000)
+    return len(steps)
+
+
 def _validate_request(request: ReservationRequest) -> None:
     if request.servers < 1:
         raise InvalidInput("servers", "Reserve at least one server.")
@@ -205,9 +232,9 @@ def capacity_reserve_many(
         created: list[Allocation] = []
         for request in requests:
             cluster = clusters[request.cluster_id]
-            free = free_capacity(
+            free = free_servers_by_cluster(
                 Cluster.objects.filter(pk=cluster.pk), start=request.start, end=request.end, now=now
-            ).free_servers.get(cluster.pk, 0)
+            ).get(cluster.pk, 0)
             if free < request.servers:
                 raise CapacityUnavailable(
                     cluster_id=cluster.pk,
@@ -228,6 +255,8 @@ def capacity_reserve_many(
                     note=note,
                 )
             )
+        if kind != AllocationKind.HOLD:
+            usage_steps_rebuild(cluster_ids=list(clusters))
     return created
 
 
@@ -256,7 +285,12 @@ def capacity_reserve(
 
 def capacity_release(*, reference: str) -> int:
     """Free everything held or booked under ``reference``. Returns the rows removed."""
-    deleted, _ = Allocation.objects.filter(reference=reference).delete()
+    with transaction.atomic():
+        rows = Allocation.objects.filter(reference=reference)
+        cluster_ids = list(rows.values_list("cluster_id", flat=True).distinct())
+        _lock_clusters(cluster_ids)
+        deleted, _ = rows.delete()
+        usage_steps_rebuild(cluster_ids=cluster_ids)
     return deleted
 
 
@@ -292,14 +326,20 @@ def holds_confirm(
         Allocation.objects.filter(pk__in=[hold.pk for hold in valid]).update(
             kind=AllocationKind.BOOKING, expires_at=None, reference=booking_reference
         )
+        usage_steps_rebuild(cluster_ids=[hold.cluster_id for hold in holds])
         return list(Allocation.objects.filter(reference=booking_reference))
 
 
 def allocations_truncate(*, reference: str, end: date) -> int:
     """Release capacity under ``reference`` from ``end`` on (termination). Returns rows changed."""
     with transaction.atomic():
-        Allocation.objects.filter(reference=reference, start__gte=end).delete()
-        return Allocation.objects.filter(reference=reference, end__gt=end).update(end=end)
+        rows = Allocation.objects.filter(reference=reference)
+        cluster_ids = list(rows.values_list("cluster_id", flat=True).distinct())
+        _lock_clusters(cluster_ids)
+        removed, _ = rows.filter(start__gte=end).delete()
+        shortened = rows.filter(end__gt=end).update(end=end)
+        usage_steps_rebuild(cluster_ids=cluster_ids)
+        return removed + shortened
 
 
 def holds_purge_expired(*, now: datetime | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
@@ -11,6 +12,7 @@ def exact_decimal_string(value: Decimal) -> str:
     return text
 
 
+@extend_schema_field({"type": "string", "format": "decimal", "example": "4.992"})
 class ExactDecimalField(serializers.Field):
     """A read-only exact decimal (P, TFLOPS, rates) as a JSON string without trailing zeros."""
 

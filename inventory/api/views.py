@@ -118,18 +118,17 @@ class ClusterViewSet(
         if "start" not in window.validated_data:
             page = self.paginate_queryset(queryset)
             return self.get_paginated_response(self._serialize(list(page)))
-        free = selectors.free_capacity(
-            queryset,
-            start=window.validated_data["start"],
-            end=window.validated_data["end"],
-            min_free_p=window.validated_data.get("min_free_p") or 0,
+        start, end = window.validated_data["start"], window.validated_data["end"]
+        matching = selectors.clusters_with_free_p(
+            queryset, start=start, end=end, min_free_p=window.validated_data.get("min_free_p", 0)
         )
-        page_ids = self.paginate_queryset(free.cluster_ids)
+        page_ids = self.paginate_queryset(matching)
         by_id = selectors.clusters_by_ids(page_ids)
         clusters = [by_id[pk] for pk in page_ids]
-        return self.get_paginated_response(
-            self._serialize(clusters, free_servers=free.free_servers)
+        free = selectors.free_servers_by_cluster(
+            Cluster.objects.filter(pk__in=page_ids), start=start, end=end
         )
+        return self.get_paginated_response(self._serialize(clusters, free_servers=free))
 
     def retrieve(self, request, *args, **kwargs):
         return Response(self._serialize([self.get_object()])[0])

@@ -1,5 +1,6 @@
 """Free capacity is server_count minus the PEAK usage in the window, never the sum."""
 
+import itertools
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -8,19 +9,33 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inventory.capacity import FreeSpan, Usage, free_timeline, peak_usage
+from inventory.capacity import FreeSpan, Usage, free_timeline, peak_usage, usage_steps
 from inventory.models import Allocation, Cluster
-from inventory.selectors import cluster_availability, cluster_free_servers, free_capacity
+from inventory.selectors import (
+    cluster_availability,
+    cluster_free_servers,
+    clusters_with_free_p,
+    free_servers_by_cluster,
+)
+from inventory.services import usage_steps_rebuild
 from tests.factories import ClusterFactory
 
 JAN, APR, JUL = date(2027, 1, 1), date(2027, 4, 1), date(2027, 7, 1)
 
 
 def book(cluster, servers, start, end, kind="booking", expires_at=None):
-    return Allocation.objects.create(
-        cluster=cluster, kind=kind, servers=servers, start=start, end=end,
-        expires_at=expires_at, reference="test",
+    """Write a ledger row directly (bypassing the capacity check) and refresh derived steps."""
+    allocation = Allocation.objects.create(
+        cluster=cluster,
+        kind=kind,
+        servers=servers,
+        start=start,
+        end=end,
+        expires_at=expires_at,
+        reference="test",
     )
+    usage_steps_rebuild(cluster_ids=[cluster.pk])
+    return allocation
 
 
 # --- pure -----------------------------------------------------------------------------------
@@ -43,7 +58,11 @@ def test_touching_window_edges_do_not_count():
 def test_timeline_is_piecewise_and_merged():
     spans = free_timeline(
         server_count=4,
-        usages=[Usage(JAN, APR, 3), Usage(APR, JUL, 3), Usage(date(2027, 5, 1), date(2027, 6, 1), 1)],
+        usages=[
+            Usage(JAN, APR, 3),
+            Usage(APR, JUL, 3),
+            Usage(date(2027, 5, 1), date(2027, 6, 1), 1),
+        ],
         start=date(2026, 12, 1),
         end=date(2027, 8, 1),
         available_from=JAN,
@@ -107,18 +126,23 @@ def test_free_capacity_filters_by_min_free_p_and_orders_by_price():
     dear = ClusterFactory(server_count=10, price_per_p_year=150_000)
     full = ClusterFactory(server_count=2, price_per_p_year=90_000)
     book(full, 2, JAN, JUL)
-    result = free_capacity(Cluster.objects.all(), start=JAN, end=JUL)
-    assert result.cluster_ids == [full.pk, cheap.pk, dear.pk]
-    assert result.free_servers == {full.pk: 0, cheap.pk: 2, dear.pk: 10}
+    assert clusters_with_free_p(Cluster.objects.all(), start=JAN, end=JUL) == [
+        full.pk,
+        cheap.pk,
+        dear.pk,
+    ]
+    free = free_servers_by_cluster(Cluster.objects.all(), start=JAN, end=JUL)
+    assert free == {full.pk: 0, cheap.pk: 2, dear.pk: 10}
     # 2 A800 servers are 9.984 P: asking for 9.984 keeps them, 9.985 drops them.
     at_least = Decimal("9.984")
-    assert free_capacity(
-        Cluster.objects.all(), start=JAN, end=JUL, min_free_p=at_least
-    ).cluster_ids == [cheap.pk, dear.pk]
+    assert clusters_with_free_p(Cluster.objects.all(), start=JAN, end=JUL, min_free_p=at_least) == [
+        cheap.pk,
+        dear.pk,
+    ]
     just_over = Decimal("9.985")
-    assert free_capacity(
+    assert clusters_with_free_p(
         Cluster.objects.all(), start=JAN, end=JUL, min_free_p=just_over
-    ).cluster_ids == [dear.pk]
+    ) == [dear.pk]
 
 
 windows = st.tuples(st.integers(0, 40), st.integers(1, 20)).map(
@@ -127,7 +151,9 @@ windows = st.tuples(st.integers(0, 40), st.integers(1, 20)).map(
 
 
 @pytest.mark.django_db
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     bookings=st.lists(st.tuples(windows, st.integers(1, 3)), max_size=8),
     window=windows,
@@ -139,7 +165,59 @@ def test_sql_free_capacity_equals_the_pure_timeline(bookings, window):
     for (start, end), servers in bookings:
         book(cluster, servers, start, end)
     start, end = window
-    expected = min(span.free_servers for span in cluster_availability(cluster, start=start, end=end))
+    expected = min(
+        span.free_servers for span in cluster_availability(cluster, start=start, end=end)
+    )
     assert cluster_free_servers(cluster, start=start, end=end) == expected
     usages = [Usage(s, e, n) for (s, e), n in bookings]
     assert expected == 30 - peak_usage(usages, start=start, end=end)
+    # The pruned search decides exactly like the exact sweep, at every threshold.
+    for need in {expected - 1, expected, expected + 1}:
+        if need < 0:
+            continue
+        min_free_p = cluster.rated_p_per_server * need
+        found = clusters_with_free_p(
+            Cluster.objects.all(), start=start, end=end, min_free_p=min_free_p
+        )
+        assert found == ([cluster.pk] if expected >= need else [])
+
+
+@given(st.lists(st.tuples(windows, st.integers(1, 3)), max_size=8), windows)
+def test_usage_steps_give_the_same_peak_as_the_sweep(bookings, window):
+    usages = [Usage(s, e, n) for (s, e), n in bookings]
+    steps = usage_steps(usages)
+    start, end = window
+    overlapping = [step.servers for step in steps if step.start < end and step.end > start]
+    assert max(overlapping, default=0) == peak_usage(usages, start=start, end=end)
+    assert all(a.end <= b.start for a, b in itertools.pairwise(steps))
+
+
+@pytest.mark.django_db
+def test_search_counts_unexpired_holds_exactly():
+    cluster = ClusterFactory(server_count=4)
+    now = timezone.now()
+    book(cluster, 2, JAN, APR)
+    book(cluster, 1, APR, JUL, kind="hold", expires_at=now + timedelta(minutes=5))
+    one_server = cluster.rated_p_per_server
+    # Jan-Jul: peak is 2 (booking) vs 1 (hold) at different times: 2 servers free.
+    found = clusters_with_free_p(
+        Cluster.objects.all(), start=JAN, end=JUL, min_free_p=2 * one_server, now=now
+    )
+    assert found == [cluster.pk]
+    assert (
+        clusters_with_free_p(
+            Cluster.objects.all(), start=JAN, end=JUL, min_free_p=3 * one_server, now=now
+        )
+        == []
+    )
+    book(cluster, 2, APR, JUL, kind="hold", expires_at=now + timedelta(minutes=5))
+    assert (
+        clusters_with_free_p(
+            Cluster.objects.all(), start=JAN, end=JUL, min_free_p=2 * one_server, now=now
+        )
+        == []
+    )
+    later = now + timedelta(minutes=6)
+    assert clusters_with_free_p(
+        Cluster.objects.all(), start=JAN, end=JUL, min_free_p=2 * one_server, now=later
+    ) == [cluster.pk]

@@ -1,0 +1,238 @@
+"""SLA service credits for cluster outages, one contract and one month at a time. Pure: no ORM.
+
+credit = P of the contract affected x hourly rate per P x outage hours beyond the cluster's
+monthly SLA allowance, quantised to the fen, the month's credits capped at the month's charge.
+
+Definitions
+-----------
+- Hourly rate per P = ``price_per_p_year / (365 x 24)``: the price the contract was signed at,
+  spread over a 365-day year whatever the year's length.
+- Allowance for a month = ``(1 - sla_uptime_percent / 100) x hours in the month``; 99.9 % of a
+  30-day month allows 0.72 h. It belongs to the cluster: it is the downtime the cluster may have
+  in that month without breaking its SLA, so every outage of the cluster in the month uses it,
+  whether or not the contract was in service at the time (service starting on the 20th does not
+  reset the cluster's month).
+- Affected share: the platform books a contract's capacity as a number of servers on a cluster,
+  not as named machines, so it cannot know which of its servers an outage hit. The contract is
+  credited its proportional (expected) share: ``servers x servers_affected / server_count``
+  servers, i.e. that many times ``p_per_server`` P. Summed over all contracts on the cluster
+  this never credits more server-hours than actually went down, which a "worst case for each
+  contract" rule (``min(servers, servers_affected)``) would, many times over.
+
+Algorithm (``sla_credits_for_month``)
+-------------------------------------
+1. Clip each outage to ``[month_start, month_end)``; the rest belongs to another month.
+2. Walk the union of the clipped outages in time order and find the instant at which the cluster's
+   downtime reaches the allowance. Downtime before it is covered by the allowance; any outage
+   time after it is credited. Non-overlapping outages thus consume the allowance one after the
+   other, and hours beyond it are credited once. Overlapping outages (different servers) use the
+   allowance once for their common wall-clock time, and both are credited after it.
+3. Clip each outage's credited time to the contract's service window.
+4. Price it: ``price_per_p_year x P affected x credited seconds / (365 x 24 x 3600)``, quantised
+   to the fen once (all intermediate arithmetic exact: time is kept in Decimal seconds, and the
+   only division is the last one, at high precision).
+5. In chronological order, cap each credit at what is left of the month's charge.
+Credits are returned in the order of the outages given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from decimal import Decimal, localcontext
+
+from accounts.money import ZERO, quantize_money
+
+SECONDS_PER_HOUR = 3600
+HOURS_PER_RATE_YEAR = 365 * 24  # the hourly rate spreads price_per_p_year over 8,760 hours
+_PRECISION = 50
+_MICROSECONDS_PER_SECOND = Decimal(1_000_000)
+
+
+@dataclass(frozen=True)
+class OutageSpan:
+    """An outage of ``servers_affected`` servers of one cluster over ``[start, end)`` (aware)."""
+
+    start: datetime
+    end: datetime
+    servers_affected: int
+    reference: str = ""  # the caller's id for the outage, echoed back on its credit
+
+
+@dataclass(frozen=True)
+class ContractStake:
+    """What one contract holds on the cluster that had the outages."""
+
+    price_per_p_year: Decimal  # CNY per P per year, as signed
+    p_per_server: Decimal  # rated P of one server of the cluster
+    servers: int  # servers of this cluster booked by the contract
+    service_start: datetime  # the contract's service window on the cluster, [start, end)
+    service_end: datetime
+
+
+@dataclass(frozen=True)
+class OutageCredit:
+    outage: OutageSpan
+    downtime_seconds: Decimal  # the outage clipped to the month
+    credited_seconds: Decimal  # beyond the allowance and inside the service window
+    affected_p: Decimal  # the contract's proportional share, display precision
+    computed_amount: Decimal  # CNY to the fen, before the monthly cap
+    amount: Decimal  # CNY to the fen, after the monthly cap
+
+    @property
+    def credited_hours(self) -> Decimal:
+        return self.credited_seconds / SECONDS_PER_HOUR
+
+    @property
+    def downtime_hours(self) -> Decimal:
+        return self.downtime_seconds / SECONDS_PER_HOUR
+
+
+def month_bounds(year: int, month: int, tz: tzinfo) -> tuple[datetime, datetime]:
+    """``[first instant of the month, first instant of the next)`` in ``tz``."""
+    start = datetime(year, month, 1, tzinfo=tz)
+    following = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=tz)
+    return start, following
+
+
+def _seconds(delta: timedelta) -> Decimal:
+    """A timedelta as exact Decimal seconds (microsecond resolution)."""
+    return Decimal(delta // timedelta(microseconds=1)) / _MICROSECONDS_PER_SECOND
+
+
+def sla_allowance_seconds(
+    *, month_start: datetime, month_end: datetime, sla_uptime_percent: Decimal
+) -> Decimal:
+    """Downtime the cluster may have in the month without breaking its SLA, exact seconds."""
+    if not ZERO <= sla_uptime_percent <= 100:
+        raise ValueError("sla_uptime_percent must be between 0 and 100")
+    if month_end <= month_start:
+        raise ValueError("month_end must be after month_start")
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        return (100 - sla_uptime_percent) / 100 * _seconds(month_end - month_start)
+
+
+def _allowance_exhausted_at(
+    intervals: Sequence[tuple[Decimal, Decimal]], allowance: Decimal
+) -> Decimal | None:
+    """Offset at which the union of ``intervals`` has covered ``allowance`` seconds, or None."""
+    union: list[list[Decimal]] = []
+    for start, end in sorted(intervals):
+        if union and start <= union[-1][1]:
+            union[-1][1] = max(union[-1][1], end)
+        else:
+            union.append([start, end])
+    used = ZERO
+    for start, end in union:
+        if used + (end - start) >= allowance:
+            return start + (allowance - used)
+        used += end - start
+    return None
+
+
+def sla_credits_for_month(
+    outages: Sequence[OutageSpan],
+    *,
+    month_start: datetime,
+    month_end: datetime,
+    sla_uptime_percent: Decimal,
+    cluster_server_count: int,
+    contract: ContractStake,
+    month_charge: Decimal,
+) -> list[OutageCredit]:
+    """Credits due to ``contract`` for the cluster's ``outages`` in one month (see module doc).
+
+    ``outages`` are all the cluster's outages touching the month (each uses the allowance);
+    ``month_charge`` is what the contract is charged for the month (its billing period's amount,
+    or the cluster's share of it), the cap on the month's credits. Returns one credit per
+    outage, in the order given.
+    """
+    if cluster_server_count < 1:
+        raise ValueError("cluster_server_count must be at least 1")
+    if not 1 <= contract.servers <= cluster_server_count:
+        raise ValueError("the contract must hold between 1 and cluster_server_count servers")
+    for outage in outages:
+        if not 0 <= outage.servers_affected <= cluster_server_count:
+            raise ValueError("servers_affected must be between 0 and cluster_server_count")
+        if outage.end < outage.start:
+            raise ValueError("an outage must not end before it starts")
+    allowance = sla_allowance_seconds(
+        month_start=month_start, month_end=month_end, sla_uptime_percent=sla_uptime_percent
+    )
+
+    def offset(moment: datetime) -> Decimal:
+        return _seconds(moment - month_start)
+
+    month_length = offset(month_end)
+    clipped = [(max(offset(o.start), ZERO), min(offset(o.end), month_length)) for o in outages]
+    downtime = [(start, end) for start, end in clipped if start < end]
+    exhausted_at = _allowance_exhausted_at(downtime, allowance)
+    service = (offset(contract.service_start), offset(contract.service_end))
+
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        computed = []
+        for outage, (start, end) in zip(outages, clipped, strict=True):
+            credited = ZERO
+            if exhausted_at is not None:
+                credited_start = max(start, exhausted_at, service[0])
+                credited_end = min(end, service[1])
+                credited = max(ZERO, credited_end - credited_start)
+            amount = quantize_money(
+                contract.price_per_p_year
+                * contract.p_per_server
+                * contract.servers
+                * outage.servers_affected
+                * credited
+                / (cluster_server_count * HOURS_PER_RATE_YEAR * SECONDS_PER_HOUR)
+            )
+            computed.append((max(ZERO, end - start), credited, amount))
+
+    affected_p_per_outage = [
+        contract.p_per_server * contract.servers * o.servers_affected / cluster_server_count
+        for o in outages
+    ]
+    remaining = quantize_money(month_charge)
+    capped = [ZERO] * len(outages)
+    chronological = sorted(range(len(outages)), key=lambda i: (clipped[i], i))
+    for i in chronological:
+        capped[i] = max(ZERO, min(computed[i][2], remaining))
+        remaining -= capped[i]
+    return [
+        OutageCredit(
+            outage=outage,
+            downtime_seconds=downtime_seconds,
+            credited_seconds=credited,
+            affected_p=affected_p,
+            computed_amount=amount,
+            amount=capped_amount,
+        )
+        for outage, (downtime_seconds, credited, amount), affected_p, capped_amount in zip(
+            outages, computed, affected_p_per_outage, capped, strict=True
+        )
+    ]
+
+
+def sla_credit(
+    outage: OutageSpan,
+    *,
+    month_start: datetime,
+    month_end: datetime,
+    sla_uptime_percent: Decimal,
+    cluster_server_count: int,
+    contract: ContractStake,
+    month_charge: Decimal,
+) -> OutageCredit:
+    """The credit for a single outage, when it is the cluster's only one in the month."""
+    [credit] = sla_credits_for_month(
+        [outage],
+        month_start=month_start,
+        month_end=month_end,
+        sla_uptime_percent=sla_uptime_percent,
+        cluster_server_count=cluster_server_count,
+        contract=contract,
+        month_charge=month_charge,
+    )
+    return credit
