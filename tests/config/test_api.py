@@ -52,10 +52,15 @@ def test_home_page_renders(client):
 @pytest.mark.django_db
 def test_seed_demo_is_idempotent():
     from accounts.models import Organization, User
+    from inventory.models import Allocation, Cluster, Outage
+
+    def counts():
+        return [m.objects.count() for m in (User, Organization, Cluster, Allocation, Outage)]
 
     call_command("seed_demo")
-    counts = (User.objects.count(), Organization.objects.count())
+    first = counts()
     call_command("seed_demo")
-    assert (User.objects.count(), Organization.objects.count()) == counts
+    assert counts() == first
+    assert Cluster.objects.filter(status="listed").count() >= 4
     assert Organization.objects.get(name="Hefei Compute Co.").is_verified
     assert User.objects.get(username="admin").is_staff

@@ -6,13 +6,16 @@ The command lives in the top app so it may call each lower app's seeding functio
 from django.core.management.base import BaseCommand
 
 from accounts.demo import DEMO_LOGINS, seed_accounts
+from inventory.demo import seed_inventory
 
 
 class Command(BaseCommand):
     help = "Create (or keep) the demo organisations, users and data. Idempotent."
 
     def handle(self, *args, **options):
-        seed_accounts()
+        accounts = seed_accounts()
+        inventory = seed_inventory(accounts)
+        self.stdout.write(f"Clusters: {len(inventory.clusters)} listed or drafted by {accounts.provider}.")
         self.stdout.write(self.style.SUCCESS("Demo data is in place. Demo logins:"))
         for login in DEMO_LOGINS:
             self.stdout.write(f"  {login.username:<12} {login.password:<24} {login.what}")
