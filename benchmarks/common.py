@@ -18,7 +18,11 @@ def setup_django() -> None:
     os.environ.setdefault("STATIC_MANIFEST", "false")
     os.environ.setdefault("ALLOWED_HOSTS", "testserver")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import warnings
+
     import django
+
+    warnings.filterwarnings("ignore", message="No directory at")
 
     _ensure_database(os.environ["DATABASE_URL"])
     django.setup()

@@ -163,7 +163,7 @@ def main() -> None:
 
     with CaptureQueriesContext(connection) as queries:
         client.get("/api/v1/clusters/", searches[0])
-    sweep = next(q["sql"] for q in queries.captured_queries if "unsure AS" in q["sql"])
+    sweep = next(q["sql"] for q in queries.captured_queries if "inventory_usagestep" in q["sql"])
     with connection.cursor() as cursor:
         started = time.perf_counter()
         cursor.execute("EXPLAIN ANALYZE " + sweep)

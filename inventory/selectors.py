@@ -52,35 +52,34 @@ def cluster_owned_by(cluster: Cluster, user: User) -> bool:
 
 
 # --- Free capacity in SQL -------------------------------------------------------------------
-# The peak usage of each cluster over [start, end) is computed by a sweep: every active
-# allocation overlapping the window contributes +servers at max(start, window start) and
-# -servers at its end (if inside the window); a running sum per cluster ordered by time (ends
-# before starts at the same instant, because windows are half-open) gives the servers in use
-# after each change, and its maximum is the peak. One statement for any number of clusters.
+# Two ways to the same number, each a single statement for any number of clusters:
 #
-# Search avoids the sweep: the derived usage steps (bookings and maintenance, kept in step with
-# the ledger under the cluster lock) give each cluster's peak over the window as a plain
-# MAX(used); unexpired holds are added on top as an upper bound. Only clusters whose answer
-# those bounds leave open (they have holds in the window) are swept exactly.
+# 1. From the ledger (the source of truth; reservations use it under the cluster lock): a sweep.
+#    Every active allocation overlapping the window contributes +servers at max(start, window
+#    start) and -servers at its end (if inside the window); a running sum per cluster ordered by
+#    time (ends before starts at the same instant, since windows are half-open) gives the
+#    servers in use after each change, and its maximum is the peak.
+# 2. From the derived usage steps (search, matching, display): bookings and maintenance as a
+#    step function kept in line with the ledger under the cluster lock, so the peak over a
+#    window is a plain MAX(used). Holds are not in the steps (they expire by themselves), so
+#    clusters with unexpired holds in the window are swept exactly as in 1.
 #
 # Tokens written @name are bound positionally by _bind (portable across PostgreSQL and SQLite).
-_WINDOW_CTES = """
-cand AS ({candidates}),
+_CANDIDATES = "cand AS ({candidates})"
+
+_LEDGER_WINDOW = """
 win AS (
     SELECT a.cluster_id, a.start, a."end", a.servers
     FROM inventory_allocation a
-    JOIN cand ON cand.cid = a.cluster_id
+    JOIN {sweep_clusters} sc ON sc.cid = a.cluster_id
     WHERE a.start < @end AND a."end" > @start AND (a.expires_at IS NULL OR a.expires_at > @now)
-)"""
-
-_SWEEP_CTES = """
+),
 ev AS (
     SELECT w.cluster_id,
            CASE WHEN two.k = 1 THEN (CASE WHEN w.start > @start THEN w.start ELSE @start END)
                 ELSE w."end" END AS t,
            CASE WHEN two.k = 1 THEN w.servers ELSE -w.servers END AS d
     FROM win w
-    {sweep_join}
     CROSS JOIN (SELECT 1 AS k UNION ALL SELECT 2 AS k) two
     WHERE two.k = 1 OR w."end" < @end
 ),
@@ -95,53 +94,41 @@ _COVERS_WINDOW = (
     "cand.avail_from <= @start AND (cand.avail_until IS NULL OR cand.avail_until >= @end)"
 )
 
-_EXACT_SQL = f"""
-WITH {_WINDOW_CTES},{_SWEEP_CTES.format(sweep_join="")}
+_LEDGER_SQL = f"""
+WITH {_CANDIDATES},{_LEDGER_WINDOW.format(sweep_clusters="cand")}
 SELECT cand.cid,
        CASE WHEN {_COVERS_WINDOW} THEN cand.cap - COALESCE(peak.used, 0) ELSE 0 END
 FROM cand LEFT JOIN peak ON peak.cluster_id = cand.cid
+ORDER BY cand.price, cand.cid
 """
 
-_SEARCH_SQL = f"""
-WITH cand AS ({{candidates}}),
+_STEPS_SQL = f"""
+WITH {_CANDIDATES},
 steps AS (
     SELECT s.cluster_id, MAX(s.used) AS used
     FROM inventory_usagestep s
     WHERE s.start < @end AND s."end" > @start
     GROUP BY s.cluster_id
 ),
-holds AS (
-    SELECT a.cluster_id, SUM(a.servers) AS held
+held AS (
+    SELECT DISTINCT a.cluster_id AS cid
     FROM inventory_allocation a
-    JOIN cand ON cand.cid = a.cluster_id
     WHERE a.kind = 'hold' AND a.expires_at > @now AND a.start < @end AND a."end" > @start
-    GROUP BY a.cluster_id
-),
-bounds AS (
-    SELECT cand.cid, cand.price, cand.cap, cand.tflops_per_server AS tf,
-           cand.cap - COALESCE(steps.used, 0) - COALESCE(holds.held, 0) AS free_low,
-           cand.cap - COALESCE(steps.used, 0) AS free_high
+),{_LEDGER_WINDOW.format(sweep_clusters="held")},
+free AS (
+    SELECT cand.cid, cand.price, cand.tflops_per_server AS tf,
+           CASE WHEN {_COVERS_WINDOW}
+                THEN cand.cap - COALESCE(
+                    CASE WHEN held.cid IS NULL THEN steps.used ELSE peak.used END, 0)
+                ELSE 0 END AS free_servers
     FROM cand
     LEFT JOIN steps ON steps.cluster_id = cand.cid
-    LEFT JOIN holds ON holds.cluster_id = cand.cid
-    WHERE {_COVERS_WINDOW}
-),
-unsure AS (
-    SELECT cid FROM bounds
-    WHERE free_low * tf < CAST(@min_tflops AS NUMERIC)
-      AND free_high * tf >= CAST(@min_tflops AS NUMERIC)
-),
-win AS (
-    SELECT a.cluster_id, a.start, a."end", a.servers
-    FROM inventory_allocation a
-    JOIN unsure ON unsure.cid = a.cluster_id
-    WHERE a.start < @end AND a."end" > @start AND (a.expires_at IS NULL OR a.expires_at > @now)
-),{_SWEEP_CTES.format(sweep_join="")}
-SELECT bounds.cid FROM bounds LEFT JOIN peak ON peak.cluster_id = bounds.cid
-WHERE bounds.free_low * bounds.tf >= CAST(@min_tflops AS NUMERIC)
-   OR (peak.cluster_id IS NOT NULL
-       AND (bounds.cap - peak.used) * bounds.tf >= CAST(@min_tflops AS NUMERIC))
-ORDER BY bounds.price, bounds.cid
+    LEFT JOIN held ON held.cid = cand.cid
+    LEFT JOIN peak ON peak.cluster_id = cand.cid
+)
+SELECT cid, free_servers FROM free
+WHERE free_servers * tf >= CAST(@min_tflops AS NUMERIC)
+ORDER BY price, cid
 """
 
 _TOKEN = re.compile(r"@([a-z_]+)")
@@ -197,37 +184,39 @@ def _run_window_query(
         return cursor.fetchall()
 
 
-def free_servers_by_cluster(
+def free_servers_from_ledger(
     clusters: QuerySet[Cluster], *, start: date, end: date, now: datetime | None = None
 ) -> dict[int, int]:
-    """Exact free servers of every cluster in ``clusters`` over ``[start, end)``, one query."""
-    rows = _run_window_query(_EXACT_SQL, clusters, start=start, end=end, now=now)
+    """Free servers of each cluster over ``[start, end)`` swept from the ledger itself.
+
+    Reservations call this under the cluster lock: it sees rows written earlier in the same
+    transaction, which the derived steps only reflect at its end.
+    """
+    rows = _run_window_query(_LEDGER_SQL, clusters, start=start, end=end, now=now)
     return {cluster_id: int(free) for cluster_id, free in rows}
 
 
-def clusters_with_free_p(
+def free_servers(
     clusters: QuerySet[Cluster],
     *,
     start: date,
     end: date,
     min_free_p: Decimal = Decimal(0),
     now: datetime | None = None,
-) -> list[int]:
-    """Ids of the clusters with at least ``min_free_p`` P free for the whole window, cheapest
-    first (then by id). One query, whatever the number of clusters."""
+) -> dict[int, int]:
+    """Free servers over ``[start, end)`` of the clusters with at least ``min_free_p`` P free,
+    cheapest first (then by id; dicts keep that order). One query, any number of clusters."""
     rows = _run_window_query(
-        _SEARCH_SQL, clusters, start=start, end=end, now=now, min_free_p=min_free_p
+        _STEPS_SQL, clusters, start=start, end=end, now=now, min_free_p=min_free_p
     )
-    return [row[0] for row in rows]
+    return {cluster_id: int(free) for cluster_id, free in rows}
 
 
 def cluster_free_servers(
     cluster: Cluster, *, start: date, end: date, now: datetime | None = None
 ) -> int:
     """Servers of one cluster free for the whole of ``[start, end)``."""
-    free = free_servers_by_cluster(
-        Cluster.objects.filter(pk=cluster.pk), start=start, end=end, now=now
-    )
+    free = free_servers(Cluster.objects.filter(pk=cluster.pk), start=start, end=end, now=now)
     return free.get(cluster.pk, 0)
 
 

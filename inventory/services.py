@@ -34,7 +34,7 @@ from inventory.models import (
 from inventory.selectors import (
     active_allocations_q,
     cluster_peak_from,
-    free_servers_by_cluster,
+    free_servers_from_ledger,
 )
 
 
@@ -232,7 +232,7 @@ def capacity_reserve_many(
         created: list[Allocation] = []
         for request in requests:
             cluster = clusters[request.cluster_id]
-            free = free_servers_by_cluster(
+            free = free_servers_from_ledger(
                 Cluster.objects.filter(pk=cluster.pk), start=request.start, end=request.end, now=now
             ).get(cluster.pk, 0)
             if free < request.servers:

@@ -6,7 +6,6 @@ from django.utils import timezone
 from accounts.selectors import organization_of
 from inventory import selectors
 from inventory.forms import ClusterSearchForm
-from inventory.models import Cluster
 
 PAGE_SIZE = 25
 
@@ -33,15 +32,12 @@ def cluster_list(request):
             clusters = clusters.filter(provider=organization)
         if data["start"]:
             window = (data["start"], data["end"])
-            ids = selectors.clusters_with_free_p(
+            free = selectors.free_servers(
                 clusters, start=data["start"], end=data["end"], min_free_p=data["min_free_p"] or 0
             )
-            page = Paginator(ids, PAGE_SIZE).get_page(request.GET.get("page"))
+            page = Paginator(list(free), PAGE_SIZE).get_page(request.GET.get("page"))
             by_id = selectors.clusters_by_ids(page.object_list)
             rows = [by_id[pk] for pk in page.object_list]
-            free = selectors.free_servers_by_cluster(
-                Cluster.objects.filter(pk__in=page.object_list), start=window[0], end=window[1]
-            )
         else:
             page = Paginator(clusters, PAGE_SIZE).get_page(request.GET.get("page"))
             rows = list(page.object_list)

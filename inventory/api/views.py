@@ -119,15 +119,12 @@ class ClusterViewSet(
             page = self.paginate_queryset(queryset)
             return self.get_paginated_response(self._serialize(list(page)))
         start, end = window.validated_data["start"], window.validated_data["end"]
-        matching = selectors.clusters_with_free_p(
+        free = selectors.free_servers(
             queryset, start=start, end=end, min_free_p=window.validated_data.get("min_free_p", 0)
         )
-        page_ids = self.paginate_queryset(matching)
+        page_ids = self.paginate_queryset(list(free))
         by_id = selectors.clusters_by_ids(page_ids)
         clusters = [by_id[pk] for pk in page_ids]
-        free = selectors.free_servers_by_cluster(
-            Cluster.objects.filter(pk__in=page_ids), start=start, end=end
-        )
         return self.get_paginated_response(self._serialize(clusters, free_servers=free))
 
     def retrieve(self, request, *args, **kwargs):

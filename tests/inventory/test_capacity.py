@@ -14,8 +14,8 @@ from inventory.models import Allocation, Cluster
 from inventory.selectors import (
     cluster_availability,
     cluster_free_servers,
-    clusters_with_free_p,
-    free_servers_by_cluster,
+    free_servers,
+    free_servers_from_ledger,
 )
 from inventory.services import usage_steps_rebuild
 from tests.factories import ClusterFactory
@@ -126,23 +126,15 @@ def test_free_capacity_filters_by_min_free_p_and_orders_by_price():
     dear = ClusterFactory(server_count=10, price_per_p_year=150_000)
     full = ClusterFactory(server_count=2, price_per_p_year=90_000)
     book(full, 2, JAN, JUL)
-    assert clusters_with_free_p(Cluster.objects.all(), start=JAN, end=JUL) == [
-        full.pk,
-        cheap.pk,
-        dear.pk,
-    ]
-    free = free_servers_by_cluster(Cluster.objects.all(), start=JAN, end=JUL)
-    assert free == {full.pk: 0, cheap.pk: 2, dear.pk: 10}
+    everything = Cluster.objects.all()
+    expected = {full.pk: 0, cheap.pk: 2, dear.pk: 10}
+    assert list(free_servers(everything, start=JAN, end=JUL).items()) == list(expected.items())
+    assert free_servers_from_ledger(everything, start=JAN, end=JUL) == expected
     # 2 A800 servers are 9.984 P: asking for 9.984 keeps them, 9.985 drops them.
-    at_least = Decimal("9.984")
-    assert clusters_with_free_p(Cluster.objects.all(), start=JAN, end=JUL, min_free_p=at_least) == [
-        cheap.pk,
-        dear.pk,
-    ]
-    just_over = Decimal("9.985")
-    assert clusters_with_free_p(
-        Cluster.objects.all(), start=JAN, end=JUL, min_free_p=just_over
-    ) == [dear.pk]
+    kept = free_servers(everything, start=JAN, end=JUL, min_free_p=Decimal("9.984"))
+    assert list(kept) == [cheap.pk, dear.pk]
+    dropped = free_servers(everything, start=JAN, end=JUL, min_free_p=Decimal("9.985"))
+    assert list(dropped) == [dear.pk]
 
 
 windows = st.tuples(st.integers(0, 40), st.integers(1, 20)).map(
@@ -176,10 +168,11 @@ def test_sql_free_capacity_equals_the_pure_timeline(bookings, window):
         if need < 0:
             continue
         min_free_p = cluster.rated_p_per_server * need
-        found = clusters_with_free_p(
-            Cluster.objects.all(), start=start, end=end, min_free_p=min_free_p
-        )
-        assert found == ([cluster.pk] if expected >= need else [])
+        found = free_servers(Cluster.objects.all(), start=start, end=end, min_free_p=min_free_p)
+        assert list(found) == ([cluster.pk] if expected >= need else [])
+    assert free_servers_from_ledger(Cluster.objects.all(), start=start, end=end) == {
+        cluster.pk: expected
+    }
 
 
 @given(st.lists(st.tuples(windows, st.integers(1, 3)), max_size=8), windows)
@@ -199,25 +192,16 @@ def test_search_counts_unexpired_holds_exactly():
     book(cluster, 2, JAN, APR)
     book(cluster, 1, APR, JUL, kind="hold", expires_at=now + timedelta(minutes=5))
     one_server = cluster.rated_p_per_server
+
     # Jan-Jul: peak is 2 (booking) vs 1 (hold) at different times: 2 servers free.
-    found = clusters_with_free_p(
-        Cluster.objects.all(), start=JAN, end=JUL, min_free_p=2 * one_server, now=now
-    )
-    assert found == [cluster.pk]
-    assert (
-        clusters_with_free_p(
-            Cluster.objects.all(), start=JAN, end=JUL, min_free_p=3 * one_server, now=now
+    def found(servers, at):
+        result = free_servers(
+            Cluster.objects.all(), start=JAN, end=JUL, min_free_p=servers * one_server, now=at
         )
-        == []
-    )
+        return list(result)
+
+    assert found(2, now) == [cluster.pk]
+    assert found(3, now) == []
     book(cluster, 2, APR, JUL, kind="hold", expires_at=now + timedelta(minutes=5))
-    assert (
-        clusters_with_free_p(
-            Cluster.objects.all(), start=JAN, end=JUL, min_free_p=2 * one_server, now=now
-        )
-        == []
-    )
-    later = now + timedelta(minutes=6)
-    assert clusters_with_free_p(
-        Cluster.objects.all(), start=JAN, end=JUL, min_free_p=2 * one_server, now=later
-    ) == [cluster.pk]
+    assert found(2, now) == []
+    assert found(2, now + timedelta(minutes=6)) == [cluster.pk]
