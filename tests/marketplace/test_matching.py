@@ -47,14 +47,16 @@ def key_of(demand, candidates, allocation):
     by_id = {c.cluster_id: c for c in candidates}
     ids = tuple(sorted(cid for cid, n in allocation.items() if n))
     servers = tuple(allocation[cid] for cid in ids)
-    total_p = sum(Fraction(by_id[cid].p_per_server) * n for cid, n in zip(ids, servers))
+    total_p = sum(
+        Fraction(by_id[cid].p_per_server) * n for cid, n in zip(ids, servers, strict=True)
+    )
     cost = sum(
         Fraction(by_id[cid].p_per_server) * Fraction(by_id[cid].price_per_p_year) * n
-        for cid, n in zip(ids, servers)
+        for cid, n in zip(ids, servers, strict=True)
     )
     weighted = sum(
         Fraction(by_id[cid].p_per_server) * Fraction(by_id[cid].uptime) * n
-        for cid, n in zip(ids, servers)
+        for cid, n in zip(ids, servers, strict=True)
     )
     excess = total_p - Fraction(demand.min_p) if demand.min_p is not None else 0
     return (cost, excess, len(ids), -weighted / total_p, ids, servers)
@@ -251,6 +253,59 @@ def test_full_tie_on_cluster_ids_puts_fewer_servers_on_the_smaller_id():
     assert allocation_of(best) == {3: 1, 7: 2}
 
 
+A800_4_CARDS = Decimal("2.496")  # a 4-card A800 server: two of them rate as one 8-card server
+
+
+def test_covers_from_different_groups_that_tie_on_cost_are_ranked_by_uptime_then_ids():
+    # 9.984 P as two 8-card servers or four 4-card ones, at the same price per P.
+    def candidates(small_id, small_uptime, big_id, big_uptime):
+        return [
+            cluster(small_id, free=4, p=A800_4_CARDS, uptime=small_uptime),
+            cluster(big_id, free=2, uptime=big_uptime),
+        ]
+
+    demand = split(min_p="9.984")
+    assert allocation_of(match(demand, candidates(2, "99.90", 5, "99.50"))[0]) == {2: 4}
+    assert allocation_of(match(demand, candidates(2, "99.50", 5, "99.90"))[0]) == {5: 2}
+    assert allocation_of(match(demand, candidates(2, "99.90", 5, "99.90"))[0]) == {2: 4}
+    assert allocation_of(match(demand, candidates(6, "99.90", 5, "99.90"))[0]) == {5: 2}
+
+
+def test_servers_demand_ranks_by_p_weighted_uptime_not_by_the_uptime_sum():
+    # Same cost per server (2.496 x 240,000 = 4.992 x 120,000); no cluster holds 3 servers.
+    candidates = [
+        cluster(1, free=2, p=A800_4_CARDS, price="240000", uptime="100"),
+        cluster(2, free=2, uptime="99.00"),
+    ]
+    [best] = match(split(servers=3), candidates)
+    # {1: 2, 2: 1}: 9.984 P at 99.5; {1: 1, 2: 2}: 12.480 P at 99.2, a larger P x uptime sum.
+    assert (allocation_of(best), best.uptime) == ({1: 2, 2: 1}, Decimal("99.500000"))
+
+
+def test_first_offer_is_exact_when_the_first_lagrangian_window_holds_only_a_dearer_cover():
+    # Found by a random search: the first window's best cover has a gap between the budget and
+    # twice it, and a cheaper cover lies outside; the engine must widen the window and re-run.
+    rows = [
+        (397, 1, "4.992", "125000.50", "99.00"),
+        (482, 2, "15.832", "119500", "99.00"),
+        (214, 1, "4.992", "125000.50", "100"),
+        (277, 2, "2.368", "118000", "99.95"),
+        (274, 2, "4.992", "125000.50", "100"),
+        (213, 6, "15.832", "118000", "99.00"),
+        (415, 4, "2.368", "125000.50", "99.00"),
+        (472, 5, "2.368", "125000.50", "99.95"),
+        (297, 4, "4.992", "118000", "100"),
+        (141, 4, "4.992", "119500", "99.50"),
+        (411, 6, "5.864", "119500", "99.90"),
+        (99, 1, "5.864", "121000", "99.90"),
+        (334, 4, "15.832", "119500", "99.50"),
+    ]
+    candidates = [cluster(cid, free, Decimal(p), price, up) for cid, free, p, price, up in rows]
+    demand = split(min_p="202.870")
+    [best] = match(demand, candidates, limit=1)
+    assert key_of(demand, candidates, allocation_of(best))[:4] == reference_best(demand, candidates)
+
+
 # --- Cannot cover, limits, validation ---------------------------------------------------------
 
 
@@ -376,7 +431,11 @@ def brute_force_best(demand, candidates):
     first = np.stack([(vectors @ cost)[rows], excess[rows], used[rows]], axis=1)
     tied = rows[(first == first[np.lexsort(first.T[::-1])[0]]).all(axis=1)]
     return min(
-        key_of(demand, candidates, {c.cluster_id: int(n) for c, n in zip(candidates, vectors[r])})
+        key_of(
+            demand,
+            candidates,
+            {c.cluster_id: int(n) for c, n in zip(candidates, vectors[r], strict=True)},
+        )
         for r in tied
     )
 
@@ -419,7 +478,7 @@ def reference_best(demand, candidates):
     target = -(-int(demand.min_p * 1000) // unit)
     top = target + max(milli) // unit
     best = {0: (0, 0, 0)}  # total units -> (cost, clusters, -uptime sum), lexicographic least
-    for c, p in zip(candidates, milli):
+    for c, p in zip(candidates, milli, strict=True):
         per_cost = p * int(c.price_per_p_year * 100)
         per_uptime = p * int(c.uptime * 100)
         nxt = dict(best)

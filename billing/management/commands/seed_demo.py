@@ -15,7 +15,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         accounts = seed_accounts()
         inventory = seed_inventory(accounts)
-        self.stdout.write(f"Clusters: {len(inventory.clusters)} listed or drafted by {accounts.provider}.")
+        self.stdout.write(
+            f"Clusters: {len(inventory.clusters)} listed or drafted by {accounts.provider}."
+        )
         self.stdout.write(self.style.SUCCESS("Demo data is in place. Demo logins:"))
         for login in DEMO_LOGINS:
             self.stdout.write(f"  {login.username:<12} {login.password:<24} {login.what}")
