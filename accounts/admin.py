@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from accounts import services
-from accounts.models import Membership, Organization, User
+from accounts.models import IdempotencyRecord, Membership, Organization, User
 
 
 class MembershipInline(admin.TabularInline):
@@ -57,3 +57,19 @@ class MembershipAdmin(admin.ModelAdmin):
     list_filter = ["role"]
     search_fields = ["user__username", "organization__name"]
     autocomplete_fields = ["user", "organization"]
+
+
+@admin.register(IdempotencyRecord)
+class IdempotencyRecordAdmin(admin.ModelAdmin):
+    list_display = ["key", "user", "scope", "response_status", "created_at"]
+    list_select_related = ["user"]
+    search_fields = ["key", "scope", "user__username"]
+    readonly_fields = [
+        "user",
+        "key",
+        "scope",
+        "request_fingerprint",
+        "response_status",
+        "response_body",
+        "created_at",
+    ]

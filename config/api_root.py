@@ -18,6 +18,9 @@ ENTRY_POINTS = {
     "regions": "region-list",
     "clusters": "cluster-list",
     "outages": "outage-list",
+    "capacity_requests": "capacity-request-list",
+    "quotes": "quote-list",
+    "contracts": "contract-list",
 }
 
 

@@ -194,6 +194,14 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "ClusterInterconnectEnum": "inventory.models.Interconnect",
+        "InterconnectRequirementEnum": "marketplace.models.InterconnectRequirement",
+        "ClusterStatusEnum": "inventory.models.ClusterStatus",
+        "ContractStatusEnum": "marketplace.models.ContractStatus",
+        "QuoteStatusEnum": "marketplace.models.QuoteStatus",
+        "RequestStatusEnum": "marketplace.models.RequestStatus",
+    },
 }
 
 # --- Celery ---------------------------------------------------------------------------------
@@ -216,6 +224,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "purge-expired-holds": {"task": "inventory.purge_expired_holds", "schedule": 15 * 60},
+    "advance-contracts": {"task": "marketplace.advance_contracts", "schedule": 60 * 60},
 }
 
 # --- Domain settings ------------------------------------------------------------------------
@@ -233,3 +242,10 @@ LOGGING = {
 }
 
 SESSION_COOKIE_AGE = int(timedelta(days=14).total_seconds())
+
+# --- Marketplace ----------------------------------------------------------------------------
+# How long a quote holds its capacity.
+QUOTE_VALIDITY_MINUTES = env.int("QUOTE_VALIDITY_MINUTES", default=30)
+QUOTES_PER_REQUEST = env.int("QUOTES_PER_REQUEST", default=5)
+# Providers may not end a contract early without this much notice (days).
+PROVIDER_TERMINATION_NOTICE_DAYS = env.int("PROVIDER_TERMINATION_NOTICE_DAYS", default=90)

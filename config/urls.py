@@ -12,6 +12,7 @@ api_v1 = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("", include("accounts.api.urls")),
     path("", include("inventory.api.urls")),
+    path("", include("marketplace.api.urls")),
 ]
 
 urlpatterns = [

@@ -266,22 +266,29 @@ def uptime_by_cluster(
     clusters: Sequence[Cluster], *, now: datetime | None = None
 ) -> dict[int, Decimal]:
     """Measured uptime percent over the last 90 days for each cluster, in one query."""
+    return uptime_by_cluster_id({cluster.pk: cluster.server_count for cluster in clusters}, now=now)
+
+
+def uptime_by_cluster_id(
+    server_counts: dict[int, int], *, now: datetime | None = None
+) -> dict[int, Decimal]:
+    """Uptime percent over the last 90 days, by cluster id (given each cluster's size)."""
     now = now or timezone.now()
     window_start = now - UPTIME_WINDOW
-    spans: dict[int, list[OutageSpan]] = {cluster.pk: [] for cluster in clusters}
+    spans: dict[int, list[OutageSpan]] = {cluster_id: [] for cluster_id in server_counts}
     outages = Outage.objects.filter(
         cluster_id__in=list(spans), end__gt=window_start, start__lt=now
     ).values_list("cluster_id", "start", "end", "servers_affected")
     for cluster_id, start, end, servers in outages:
         spans[cluster_id].append(OutageSpan(start=start, end=end, servers_affected=servers))
     return {
-        cluster.pk: uptime_percent(
-            server_count=cluster.server_count,
-            outages=spans[cluster.pk],
+        cluster_id: uptime_percent(
+            server_count=server_count,
+            outages=spans[cluster_id],
             window_start=window_start,
             window_end=now,
         )
-        for cluster in clusters
+        for cluster_id, server_count in server_counts.items()
     }
 
 

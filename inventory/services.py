@@ -172,6 +172,15 @@ def _lock_clusters(cluster_ids: Sequence[int]) -> dict[int, Cluster]:
     return clusters
 
 
+def clusters_lock(*, cluster_ids: Sequence[int]) -> dict[int, Cluster]:
+    """Lock these clusters' rows for the rest of the transaction (ascending id order).
+
+    Callers that will release and reserve capacity on several clusters in one transaction take
+    all the locks up front, so two such transactions can never wait on each other in a cycle.
+    """
+    return _lock_clusters(cluster_ids)
+
+
 def usage_steps_rebuild(*, cluster_ids: Sequence[int]) -> int:
     """Recompute the derived usage steps of these clusters from their bookings and maintenance.
 

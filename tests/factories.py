@@ -84,3 +84,36 @@ class ClusterFactory(factory.django.DjangoModelFactory):
     available_from = date(2027, 1, 1)
     available_until = None
     status = "listed"
+
+
+# --- marketplace ----------------------------------------------------------------------------
+def future_start(months_ahead: int = 2) -> date:
+    """The first day of a month at least a month ahead: a valid contract start on any day the
+    tests run."""
+    today = timezone.localdate()
+    month = today.month - 1 + months_ahead
+    return date(today.year + month // 12, month % 12 + 1, 1)
+
+
+def capacity_request(customer, **overrides):
+    """A capacity request through the service (validated like the API)."""
+    from inventory.models import GpuModel
+    from marketplace import services
+
+    codes = overrides.pop("gpu_models", ["A800-80G"])
+    fields = {
+        "start_date": future_start(),
+        "term_months": 12,
+        "servers": 1,
+        "single_cluster": True,
+    }
+    fields.update(overrides)
+    if "min_p" in overrides and "servers" not in overrides:
+        fields["servers"] = None
+    user = customer.memberships.first().user if customer.memberships.exists() else None
+    return services.request_create(
+        customer=customer,
+        by=user,
+        gpu_models=list(GpuModel.objects.filter(code__in=codes)),
+        **fields,
+    )

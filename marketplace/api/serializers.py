@@ -1,0 +1,227 @@
+from rest_framework import serializers
+
+from accounts.money import P_DECIMAL_PLACES, P_MAX_DIGITS, RATE_DECIMAL_PLACES, RATE_MAX_DIGITS
+from inventory.models import GpuModel, Region
+from marketplace.models import (
+    CapacityRequest,
+    Contract,
+    ContractEvent,
+    ContractLine,
+    InterconnectRequirement,
+    Quote,
+    QuoteLine,
+)
+from marketplace.services import MAX_TERM_MONTHS
+
+
+class CapacityRequestCreateSerializer(serializers.Serializer):
+    gpu_models = serializers.SlugRelatedField(
+        slug_field="code", queryset=GpuModel.objects.all(), many=True, allow_empty=False
+    )
+    min_p = serializers.DecimalField(
+        max_digits=P_MAX_DIGITS, decimal_places=P_DECIMAL_PLACES, required=False, min_value=0
+    )
+    servers = serializers.IntegerField(required=False, min_value=1, max_value=100_000)
+    region = serializers.SlugRelatedField(
+        slug_field="code", queryset=Region.objects.all(), required=False, allow_null=True
+    )
+    regions = serializers.SlugRelatedField(
+        slug_field="code", queryset=Region.objects.all(), many=True, required=False
+    )
+    interconnect = serializers.ChoiceField(
+        choices=InterconnectRequirement.choices, default=InterconnectRequirement.ANY
+    )
+    single_cluster = serializers.BooleanField(default=True)
+    start_date = serializers.DateField()
+    term_months = serializers.IntegerField(min_value=1, max_value=MAX_TERM_MONTHS)
+    max_price_per_p_year = serializers.DecimalField(
+        max_digits=RATE_MAX_DIGITS,
+        decimal_places=RATE_DECIMAL_PLACES,
+        required=False,
+        allow_null=True,
+        min_value=1,
+    )
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        has_p, has_servers = attrs.get("min_p") is not None, attrs.get("servers") is not None
+        if has_p == has_servers:
+            message = (
+                "Give either min_p or servers." if not has_p else "Give min_p or servers, not both."
+            )
+            raise serializers.ValidationError({"min_p": [message], "servers": [message]})
+        if has_p and attrs["min_p"] <= 0:
+            raise serializers.ValidationError({"min_p": ["Must be more than 0."]})
+        regions = list(attrs.pop("regions", []))
+        region = attrs.pop("region", None)
+        if region is not None and region not in regions:
+            regions.append(region)
+        attrs["regions"] = regions
+        return attrs
+
+
+class CapacityRequestSerializer(serializers.ModelSerializer):
+    gpu_models = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+    regions = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+    customer = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = CapacityRequest
+        fields = [
+            "id",
+            "customer",
+            "status",
+            "gpu_models",
+            "regions",
+            "min_p",
+            "servers",
+            "interconnect",
+            "single_cluster",
+            "start_date",
+            "term_months",
+            "end_date",
+            "max_price_per_p_year",
+            "note",
+            "created_at",
+        ]
+
+
+class QuoteLineSerializer(serializers.ModelSerializer):
+    cluster_name = serializers.CharField(source="cluster.name")
+    provider = serializers.CharField(source="cluster.provider.name")
+    region = serializers.CharField(source="cluster.region.code")
+    gpu_model = serializers.CharField(source="cluster.gpu_model.code")
+
+    class Meta:
+        model = QuoteLine
+        fields = [
+            "cluster",
+            "cluster_name",
+            "provider",
+            "region",
+            "gpu_model",
+            "servers",
+            "p",
+            "price_per_p_year",
+        ]
+
+
+class QuoteSerializer(serializers.ModelSerializer):
+    allocations = QuoteLineSerializer(source="lines", many=True)
+
+    class Meta:
+        model = Quote
+        fields = [
+            "id",
+            "request",
+            "rank",
+            "status",
+            "allocations",
+            "total_p",
+            "price_per_p_year",
+            "annual_price",
+            "total_price",
+            "net_amount",
+            "tax_amount",
+            "vat_rate",
+            "currency",
+            "expires_at",
+            "created_at",
+        ]
+
+
+class RejectionReasonSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class RejectedClusterSerializer(serializers.Serializer):
+    cluster = serializers.IntegerField()
+    reasons = RejectionReasonSerializer(many=True)
+
+
+class QuotesResultSerializer(serializers.Serializer):
+    request = serializers.IntegerField()
+    quotes = QuoteSerializer(many=True)
+    rejected = RejectedClusterSerializer(many=True, help_text="The closest clusters not used.")
+    rejected_count = serializers.IntegerField()
+    rejection_summary = serializers.DictField(child=serializers.IntegerField())
+
+
+class ContractLineSerializer(serializers.ModelSerializer):
+    cluster_name = serializers.CharField(source="cluster.name")
+
+    class Meta:
+        model = ContractLine
+        fields = ["cluster", "cluster_name", "provider", "servers", "p", "price_per_p_year"]
+
+
+class ContractEventSerializer(serializers.ModelSerializer):
+    by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ContractEvent
+        fields = ["from_status", "to_status", "by", "reason", "created_at"]
+
+    def get_by(self, event: ContractEvent) -> str:
+        return event.actor.username if event.actor_id else event.actor_label
+
+
+class ContractSerializer(serializers.ModelSerializer):
+    """A contract. Providers see only their own lines of it, and not its totals."""
+
+    allocations = serializers.SerializerMethodField()
+    history = ContractEventSerializer(many=True)
+    customer_name = serializers.CharField(source="customer.name")
+
+    class Meta:
+        model = Contract
+        fields = [
+            "id",
+            "status",
+            "customer",
+            "customer_name",
+            "quote",
+            "start_date",
+            "end_date",
+            "term_months",
+            "total_p",
+            "price_per_p_year",
+            "annual_price",
+            "total_price",
+            "vat_rate",
+            "currency",
+            "allocations",
+            "history",
+            "termination_date",
+            "termination_reason",
+            "created_at",
+        ]
+
+    def _provider_view(self, contract: Contract) -> int | None:
+        """The provider organisation viewing, when the viewer is neither the customer nor staff."""
+        viewer = self.context.get("organization")
+        if self.context.get("is_staff") or viewer is None or viewer.pk == contract.customer_id:
+            return None
+        return viewer.pk
+
+    def get_allocations(self, contract: Contract) -> list[dict]:
+        provider = self._provider_view(contract)
+        lines = [line for line in contract.lines.all() if provider in (None, line.provider_id)]
+        return ContractLineSerializer(lines, many=True).data
+
+    def to_representation(self, contract: Contract) -> dict:
+        data = super().to_representation(contract)
+        if self._provider_view(contract) is not None:
+            for name in ("total_p", "price_per_p_year", "annual_price", "total_price"):
+                data[name] = None
+        return data
+
+
+class TerminateSerializer(serializers.Serializer):
+    reason = serializers.CharField()
+    effective_date = serializers.DateField()
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="")

@@ -1,0 +1,10 @@
+from rest_framework.routers import SimpleRouter
+
+from marketplace.api import views
+
+router = SimpleRouter()
+router.register("capacity-requests", views.CapacityRequestViewSet, basename="capacity-request")
+router.register("quotes", views.QuoteViewSet, basename="quote")
+router.register("contracts", views.ContractViewSet, basename="contract")
+
+urlpatterns = router.urls

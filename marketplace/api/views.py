@@ -1,0 +1,201 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from accounts.api.idempotency import idempotent
+from accounts.api.permissions import IsCustomer, IsPlatformAdmin
+from accounts.errors import InvalidInput, PermissionDeniedError
+from accounts.selectors import organization_of
+from marketplace import selectors, services
+from marketplace.api.serializers import (
+    CapacityRequestCreateSerializer,
+    CapacityRequestSerializer,
+    ContractSerializer,
+    QuoteSerializer,
+    QuotesResultSerializer,
+    ReasonSerializer,
+    RejectedClusterSerializer,
+    TerminateSerializer,
+)
+from marketplace.models import Contract
+
+REJECTIONS_SHOWN = 50
+
+
+def _rejected(rejections) -> list[dict]:
+    return [
+        {
+            "cluster": cluster_id,
+            "reasons": [{"code": r.code.value, "message": r.message} for r in reasons],
+        }
+        for cluster_id, reasons in rejections
+    ]
+
+
+class CapacityRequestViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """A customer's capacity requests. Quotes are generated per request."""
+
+    serializer_class = CapacityRequestSerializer
+    filterset_fields = ["status"]
+
+    def get_queryset(self):
+        return selectors.request_list(user=self.request.user)
+
+    def get_permissions(self):
+        if self.action == "create":
+            return [IsAuthenticated(), IsCustomer()]
+        return super().get_permissions()
+
+    @extend_schema(
+        request=CapacityRequestCreateSerializer, responses={201: CapacityRequestSerializer}
+    )
+    def create(self, request, *args, **kwargs):
+        organization = organization_of(request.user)
+        if organization is None or not organization.is_customer:
+            raise InvalidInput("customer", "Act for a customer organisation to request capacity.")
+        serializer = CapacityRequestCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        capacity_request = services.request_create(
+            customer=organization, by=request.user, **serializer.validated_data
+        )
+        capacity_request = self.get_queryset().get(pk=capacity_request.pk)
+        return Response(
+            CapacityRequestSerializer(capacity_request).data, status=status.HTTP_201_CREATED
+        )
+
+    @extend_schema(request=None, responses={201: QuotesResultSerializer})
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def quotes(self, request, pk=None):
+        """Run matching: the best offers, priced and held, and why other clusters were not used."""
+        capacity_request = self.get_object()
+        result = services.quotes_generate(capacity_request=capacity_request, by=request.user)
+        quotes = (
+            selectors.quote_list(user=request.user)
+            .filter(pk__in=[quote.pk for quote in result.quotes])
+            .prefetch_related(
+                "lines__cluster__provider", "lines__cluster__region", "lines__cluster__gpu_model"
+            )
+        )
+        payload = {
+            "request": capacity_request.pk,
+            "quotes": QuoteSerializer(sorted(quotes, key=lambda q: q.rank), many=True).data,
+            "rejected": _rejected(result.rejections[:REJECTIONS_SHOWN]),
+            "rejected_count": len(result.rejections),
+            "rejection_summary": result.summary,
+        }
+        return Response(payload, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=RejectedClusterSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def rejections(self, request, pk=None):
+        """Every visible cluster with the reasons it cannot serve this request now (paginated)."""
+        capacity_request = self.get_object()
+        rejections = services.request_rejections(capacity_request=capacity_request)
+        page = self.paginate_queryset(rejections)
+        return self.get_paginated_response(_rejected(page))
+
+    @extend_schema(request=None, responses=CapacityRequestSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        capacity_request = services.request_cancel(capacity_request=self.get_object())
+        return Response(CapacityRequestSerializer(capacity_request).data)
+
+
+class QuoteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = QuoteSerializer
+    filterset_fields = ["request", "status"]
+
+    def get_queryset(self):
+        return selectors.quote_list(user=self.request.user).prefetch_related(
+            "lines__cluster__provider", "lines__cluster__region", "lines__cluster__gpu_model"
+        )
+
+    @extend_schema(request=None, responses={201: ContractSerializer})
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def accept(self, request, pk=None):
+        """Sign the contract: books the capacity. Honours ``Idempotency-Key``."""
+        quote = self.get_object()
+        contract = services.quote_accept(quote=quote, by=request.user)
+        contract = selectors.contract_list(user=request.user).get(pk=contract.pk)
+        return Response(
+            ContractSerializer(contract, context=_contract_context(request)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+def _contract_context(request) -> dict:
+    return {"organization": organization_of(request.user), "is_staff": request.user.is_staff}
+
+
+class ContractViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Contracts: customers see theirs, providers those on their clusters, admins all."""
+
+    serializer_class = ContractSerializer
+    filterset_fields = ["status"]
+
+    def get_queryset(self):
+        return selectors.contract_list(user=self.request.user)
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), **_contract_context(self.request)}
+
+    def _respond(self, contract: Contract) -> Response:
+        contract = self.get_queryset().get(pk=contract.pk)
+        return Response(ContractSerializer(contract, context=self.get_serializer_context()).data)
+
+    @extend_schema(request=None, responses=ContractSerializer)
+    @action(detail=True, methods=["post"], permission_classes=[IsPlatformAdmin])
+    def approve(self, request, pk=None):
+        return self._respond(services.contract_approve(contract=self.get_object(), by=request.user))
+
+    @extend_schema(request=ReasonSerializer, responses=ContractSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Withdraw before the start date (the customer, or an admin)."""
+        contract = self.get_object()
+        organization = organization_of(request.user)
+        is_customer = organization is not None and organization.pk == contract.customer_id
+        if not (is_customer or request.user.is_staff):
+            raise PermissionDeniedError("Only the customer or an admin may cancel a contract.")
+        serializer = ReasonSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return self._respond(
+            services.contract_cancel(
+                contract=contract, by=request.user, reason=serializer.validated_data["reason"]
+            )
+        )
+
+    @extend_schema(request=TerminateSerializer, responses=ContractSerializer)
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def terminate(self, request, pk=None):
+        """End early (admins; providers of all its clusters with the notice period)."""
+        contract = self.get_object()
+        serializer = TerminateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        organization = organization_of(request.user)
+        as_provider = (
+            not request.user.is_staff
+            and organization is not None
+            and organization.pk != contract.customer_id
+            and all(line.provider_id == organization.pk for line in contract.lines.all())
+        )
+        if not (request.user.is_staff or as_provider):
+            raise PermissionDeniedError("Only an admin or the contract's provider may terminate.")
+        return self._respond(
+            services.contract_terminate(
+                contract=contract,
+                by=request.user,
+                as_provider=as_provider,
+                **serializer.validated_data,
+            )
+        )

@@ -1,0 +1,253 @@
+"""Capacity requests, quotes (prices frozen, capacity held), contracts and their history.
+
+Money: CNY, tax included, ``Decimal``. Settled amounts have 2 places; rates (price per P per
+year) keep 6. P is exact (3 places suffice for every catalog rating; 6 are stored).
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from accounts.models import Organization
+from accounts.money import (
+    MONEY_DECIMAL_PLACES,
+    MONEY_MAX_DIGITS,
+    P_DECIMAL_PLACES,
+    P_MAX_DIGITS,
+    RATE_DECIMAL_PLACES,
+    RATE_MAX_DIGITS,
+)
+from inventory.models import Cluster, GpuModel, Region
+
+
+def money_field(**kwargs) -> models.DecimalField:
+    return models.DecimalField(
+        max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs
+    )
+
+
+def rate_field(**kwargs) -> models.DecimalField:
+    return models.DecimalField(
+        max_digits=RATE_MAX_DIGITS, decimal_places=RATE_DECIMAL_PLACES, **kwargs
+    )
+
+
+def p_field(**kwargs) -> models.DecimalField:
+    return models.DecimalField(max_digits=P_MAX_DIGITS, decimal_places=P_DECIMAL_PLACES, **kwargs)
+
+
+class InterconnectRequirement(models.TextChoices):
+    ANY = "any", "Any network"
+    RDMA = "rdma", "RDMA (InfiniBand or RoCE)"  # what multi-node training needs
+    INFINIBAND = "infiniband", "InfiniBand only"
+    ROCE = "roce", "RoCE only"
+
+
+class RequestStatus(models.TextChoices):
+    OPEN = "open", "Open"  # quotes may be generated
+    BOOKED = "booked", "Booked"  # a quote was accepted
+    CANCELLED = "cancelled", "Cancelled"  # withdrawn by the customer
+
+
+class CapacityRequest(models.Model):
+    customer = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="capacity_requests"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    gpu_models = models.ManyToManyField(GpuModel, related_name="+")
+    regions = models.ManyToManyField(Region, blank=True, related_name="+")  # empty: anywhere
+    # Exactly one of min_p / servers.
+    min_p = p_field(null=True, blank=True)
+    servers = models.PositiveIntegerField(null=True, blank=True)
+    interconnect = models.CharField(
+        max_length=16, choices=InterconnectRequirement.choices, default=InterconnectRequirement.ANY
+    )
+    single_cluster = models.BooleanField(default=True)  # training: every server in one cluster
+    start_date = models.DateField()
+    term_months = models.PositiveSmallIntegerField()
+    end_date = models.DateField()  # exclusive: start_date + term_months months
+    max_price_per_p_year = rate_field(null=True, blank=True)
+    status = models.CharField(
+        max_length=16, choices=RequestStatus.choices, default=RequestStatus.OPEN
+    )
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(min_p__isnull=False) & Q(servers__isnull=True))
+                | (Q(min_p__isnull=True) & Q(servers__isnull=False)),
+                name="request_min_p_xor_servers",
+            ),
+            models.CheckConstraint(
+                condition=Q(term_months__gte=1) & Q(term_months__lte=60),
+                name="request_term_1_to_60",
+            ),
+            models.CheckConstraint(condition=Q(end_date__gt=F("start_date")), name="request_end"),
+        ]
+
+    def __str__(self) -> str:
+        demand = f"{self.min_p} P" if self.min_p is not None else f"{self.servers} servers"
+        return f"Request {self.pk}: {demand} from {self.start_date}, {self.term_months} months"
+
+
+class QuoteStatus(models.TextChoices):
+    OPEN = "open", "Open"  # capacity held until expires_at
+    ACCEPTED = "accepted", "Accepted"  # became a contract
+    SUPERSEDED = "superseded", "Superseded"  # replaced by newer quotes or a sibling accepted
+
+
+class Quote(models.Model):
+    """A priced offer. Prices are frozen from the clusters' ask prices at quote time."""
+
+    request = models.ForeignKey(CapacityRequest, on_delete=models.CASCADE, related_name="quotes")
+    rank = models.PositiveSmallIntegerField()  # 1 = the best offer
+    total_p = p_field()
+    price_per_p_year = rate_field()  # P-weighted over the lines
+    annual_price = money_field()  # total_p x price_per_p_year, to the fen
+    total_price = money_field()  # annual_price x term_months / 12, to the fen
+    net_amount = money_field()
+    tax_amount = money_field()
+    vat_rate = models.DecimalField(max_digits=6, decimal_places=4)
+    currency = models.CharField(max_length=3, default="CNY")
+    expires_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=QuoteStatus.choices, default=QuoteStatus.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["request_id", "rank"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(net_amount__gte=0) & Q(tax_amount__gte=0), name="quote_amounts_gte_0"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Quote {self.pk} ({self.total_p} P at {self.price_per_p_year}/P/year)"
+
+    @property
+    def hold_reference(self) -> str:
+        return f"quote:{self.pk}"
+
+
+class QuoteLine(models.Model):
+    quote = models.ForeignKey(Quote, on_delete=models.CASCADE, related_name="lines")
+    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="+")
+    servers = models.PositiveIntegerField()
+    p = p_field()
+    price_per_p_year = rate_field()  # the cluster's ask price when quoted
+
+    class Meta:
+        ordering = ["quote_id", "cluster_id"]
+
+    def __str__(self) -> str:
+        return f"{self.servers} x cluster {self.cluster_id}"
+
+
+class ContractStatus(models.TextChoices):
+    PENDING_APPROVAL = "pending_approval", "Pending approval"  # signed, awaiting an admin
+    APPROVED = "approved", "Approved"  # will start on its start date
+    ACTIVE = "active", "Active"  # running: billed monthly
+    COMPLETED = "completed", "Completed"  # ran its full term (terminal)
+    CANCELLED = "cancelled", "Cancelled"  # withdrawn before it started (terminal)
+    TERMINATED = "terminated", "Terminated"  # ended early by an admin (terminal)
+
+
+class Contract(models.Model):
+    """A signed booking. Its price never changes after signing."""
+
+    customer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="contracts")
+    request = models.ForeignKey(CapacityRequest, on_delete=models.PROTECT, related_name="+")
+    quote = models.OneToOneField(Quote, on_delete=models.PROTECT, related_name="contract")
+    status = models.CharField(
+        max_length=24, choices=ContractStatus.choices, default=ContractStatus.PENDING_APPROVAL
+    )
+    start_date = models.DateField()
+    end_date = models.DateField()  # exclusive
+    term_months = models.PositiveSmallIntegerField()
+    total_p = p_field()
+    price_per_p_year = rate_field()
+    annual_price = money_field()
+    total_price = money_field()
+    vat_rate = models.DecimalField(max_digits=6, decimal_places=4)
+    currency = models.CharField(max_length=3, default="CNY")
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    termination_date = models.DateField(null=True, blank=True)  # effective date, exclusive end
+    termination_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "start_date"], name="contract_status_start")]
+        constraints = [
+            models.CheckConstraint(condition=Q(end_date__gt=F("start_date")), name="contract_end"),
+            models.CheckConstraint(condition=Q(total_price__gte=0), name="contract_price_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Contract {self.pk} ({self.status})"
+
+    @property
+    def booking_reference(self) -> str:
+        return f"contract:{self.pk}"
+
+
+class ContractLine(models.Model):
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="lines")
+    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="contract_lines")
+    provider = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="provided_contract_lines"
+    )
+    servers = models.PositiveIntegerField()
+    p = p_field()
+    price_per_p_year = rate_field()
+
+    class Meta:
+        ordering = ["contract_id", "cluster_id"]
+
+    def __str__(self) -> str:
+        return f"{self.servers} x cluster {self.cluster_id}"
+
+
+class ContractEvent(models.Model):
+    """History of a contract's transitions: who, when, from, to, why."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="history")
+    from_status = models.CharField(max_length=24, blank=True)  # blank: created
+    to_status = models.CharField(max_length=24)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=100, blank=True)  # e.g. "task:contracts_advance"
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["contract_id", "created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.contract_id}: {self.from_status or '-'} -> {self.to_status}"
+
+
+class MarketSettings(models.Model):
+    """Platform switches admins change at run time (one row)."""
+
+    auto_approve_contracts = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "market settings"
+
+    def __str__(self) -> str:
+        return "Market settings"
+
+    @classmethod
+    def load(cls) -> "MarketSettings":
+        return cls.objects.get_or_create(pk=1)[0]

@@ -1,0 +1,128 @@
+"""Reads of the marketplace: scoped lists, the facts matching runs on, the market view."""
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Q, QuerySet
+
+from accounts.models import User
+from accounts.money import TFLOPS_PER_P
+from accounts.selectors import is_platform_admin, organization_of, scope_to_organization
+from inventory.models import Cluster
+from inventory.selectors import free_servers, marketable_clusters, uptime_by_cluster_id
+from marketplace.eligibility import ACCEPTED_INTERCONNECTS, ClusterFacts, RequestSpec
+from marketplace.models import CapacityRequest, Contract, Quote
+
+
+def request_list(*, user: User) -> QuerySet[CapacityRequest]:
+    queryset = CapacityRequest.objects.prefetch_related("gpu_models", "regions")
+    return scope_to_organization(queryset, user=user, org_field="customer")
+
+
+def quote_list(*, user: User) -> QuerySet[Quote]:
+    queryset = Quote.objects.select_related("request").prefetch_related("lines")
+    return scope_to_organization(queryset, user=user, org_field="request__customer")
+
+
+def contract_list(*, user: User) -> QuerySet[Contract]:
+    """Customers see their contracts, providers the contracts on their clusters, admins all."""
+    queryset = Contract.objects.select_related("customer").prefetch_related(
+        "lines__cluster", "history__actor"
+    )
+    if is_platform_admin(user):
+        return queryset
+    organization = organization_of(user)
+    if organization is None:
+        return queryset.none()
+    return queryset.filter(Q(customer=organization) | Q(lines__provider=organization)).distinct()
+
+
+def request_spec(capacity_request: CapacityRequest) -> RequestSpec:
+    return RequestSpec(
+        gpu_codes=frozenset(model.code for model in capacity_request.gpu_models.all()),
+        region_codes=frozenset(region.code for region in capacity_request.regions.all()),
+        interconnect=capacity_request.interconnect,
+        max_price_per_p_year=capacity_request.max_price_per_p_year,
+        start=capacity_request.start_date,
+        end=capacity_request.end_date,
+        term_months=capacity_request.term_months,
+        single_cluster=capacity_request.single_cluster,
+        min_p=capacity_request.min_p,
+        servers=capacity_request.servers,
+    )
+
+
+def statically_eligible(spec: RequestSpec) -> QuerySet[Cluster]:
+    """Marketable clusters that pass every rule that needs no capacity figure.
+
+    The same rules, explained one by one, are ``marketplace.eligibility.static_reasons``; a test
+    holds the two to each other.
+    """
+    queryset = (
+        marketable_clusters()
+        .filter(
+            gpu_model__code__in=sorted(spec.gpu_codes),
+            interconnect__in=sorted(ACCEPTED_INTERCONNECTS[spec.interconnect]),
+            min_term_months__lte=spec.term_months,
+            available_from__lte=spec.start,
+        )
+        .filter(Q(available_until__isnull=True) | Q(available_until__gte=spec.end))
+    )
+    if spec.region_codes:
+        queryset = queryset.filter(region__code__in=sorted(spec.region_codes))
+    if spec.max_price_per_p_year is not None:
+        queryset = queryset.filter(price_per_p_year__lte=spec.max_price_per_p_year)
+    return queryset
+
+
+def cluster_facts(
+    spec: RequestSpec, *, now: datetime | None = None
+) -> tuple[list[ClusterFacts], dict[int, Decimal]]:
+    """Facts about every marketable cluster, with free servers over the term for those that
+    pass the static rules, and the measured uptime of those with servers free. Three queries,
+    whatever the number of clusters."""
+    free = free_servers(statically_eligible(spec), start=spec.start, end=spec.end, now=now)
+    rows = marketable_clusters().values_list(
+        "id",
+        "gpu_model__code",
+        "region__code",
+        "interconnect",
+        "price_per_p_year",
+        "min_term_months",
+        "available_from",
+        "available_until",
+        "gpus_per_server",
+        "gpu_model__fp16_sparse_tflops",
+        "server_count",
+    )
+    facts, sizes = [], {}
+    for (
+        pk,
+        gpu,
+        region,
+        interconnect,
+        price,
+        min_term,
+        available_from,
+        available_until,
+        gpus,
+        sparse,
+        server_count,
+    ) in rows:
+        facts.append(
+            ClusterFacts(
+                cluster_id=pk,
+                gpu_code=gpu,
+                region_code=region,
+                interconnect=interconnect,
+                price_per_p_year=price,
+                min_term_months=min_term,
+                available_from=available_from,
+                available_until=available_until,
+                p_per_server=gpus * sparse / TFLOPS_PER_P,
+                free_servers=free.get(pk),
+            )
+        )
+        if free.get(pk, 0) > 0:
+            sizes[pk] = server_count
+    return facts, uptime_by_cluster_id(sizes, now=now)

@@ -1,0 +1,605 @@
+"""Writes of the marketplace. Each service is one transaction.
+
+Capacity for quotes is held per request: for each cluster, the most servers any of the
+request's open quotes uses, under the reference ``request:<id>`` until the quotes expire. The
+customer accepts one quote, so holding the maximum (not the sum) is enough. Accepting releases
+the request's holds and books the accepted quote's servers in the same transaction, under the
+clusters' row locks, so nobody can take them in between.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from dateutil.relativedelta import relativedelta
+from django.conf import settings
+from django.db import OperationalError, transaction
+from django.utils import timezone
+
+from accounts.errors import DomainError, InvalidInput, PermissionDeniedError
+from accounts.models import Organization, User
+from inventory import services as inventory
+from inventory.errors import CapacityUnavailable
+from inventory.models import Allocation, AllocationKind, Cluster, GpuModel, Region
+from inventory.selectors import marketable_clusters
+from marketplace import matching
+from marketplace.eligibility import (
+    MARKET_TOO_SMALL,
+    OUTRANKED,
+    ClusterFacts,
+    Rejection,
+    capacity_reasons,
+    static_reasons,
+)
+from marketplace.models import (
+    CapacityRequest,
+    Contract,
+    ContractEvent,
+    ContractLine,
+    ContractStatus,
+    MarketSettings,
+    Quote,
+    QuoteLine,
+    QuoteStatus,
+    RequestStatus,
+)
+from marketplace.pricing import PricedLine, price_quote
+from marketplace.selectors import cluster_facts, request_spec
+
+MAX_TERM_MONTHS = 60
+HOLD_ATTEMPTS = 3
+
+
+class QuoteNotOpen(DomainError):
+    code = "quote_not_open"
+    status = 409
+
+
+class QuoteExpired(DomainError):
+    code = "quote_expired"
+    status = 409
+
+
+class RequestNotOpen(DomainError):
+    code = "request_not_open"
+    status = 409
+
+
+class InvalidTransition(DomainError):
+    code = "invalid_transition"
+    status = 409
+
+
+def contract_end_date(start: date, term_months: int) -> date:
+    """Exclusive end: the same day ``term_months`` later (month ends clamp: Jan 31 -> Feb 28)."""
+    return start + relativedelta(months=term_months)
+
+
+# --- Capacity requests ----------------------------------------------------------------------
+def request_create(
+    *,
+    customer: Organization,
+    by: User,
+    gpu_models: Sequence[GpuModel],
+    start_date: date,
+    term_months: int,
+    min_p: Decimal | None = None,
+    servers: int | None = None,
+    regions: Sequence[Region] = (),
+    interconnect: str = "any",
+    single_cluster: bool = True,
+    max_price_per_p_year: Decimal | None = None,
+    note: str = "",
+    today: date | None = None,
+) -> CapacityRequest:
+    if not customer.is_customer:
+        raise PermissionDeniedError("Only customer organisations request capacity.")
+    today = today or timezone.localdate()
+    if not gpu_models:
+        raise InvalidInput("gpu_models", "Choose at least one GPU model.")
+    if (min_p is None) == (servers is None):
+        raise InvalidInput("non_field_errors", "Give either min_p or servers, not both.")
+    if min_p is not None and min_p <= 0:
+        raise InvalidInput("min_p", "Must be more than 0.")
+    if servers is not None and servers < 1:
+        raise InvalidInput("servers", "Must be at least 1.")
+    if not 1 <= term_months <= MAX_TERM_MONTHS:
+        raise InvalidInput("term_months", f"Must be between 1 and {MAX_TERM_MONTHS} months.")
+    if start_date < today:
+        raise InvalidInput("start_date", f"Must not be in the past (today is {today}).")
+    with transaction.atomic():
+        capacity_request = CapacityRequest.objects.create(
+            customer=customer,
+            created_by=by,
+            min_p=min_p,
+            servers=servers,
+            interconnect=interconnect,
+            single_cluster=single_cluster,
+            start_date=start_date,
+            term_months=term_months,
+            end_date=contract_end_date(start_date, term_months),
+            max_price_per_p_year=max_price_per_p_year,
+            note=note,
+        )
+        capacity_request.gpu_models.set(gpu_models)
+        capacity_request.regions.set(regions)
+    return capacity_request
+
+
+def request_cancel(*, capacity_request: CapacityRequest) -> CapacityRequest:
+    with transaction.atomic():
+        locked = CapacityRequest.objects.select_for_update().get(pk=capacity_request.pk)
+        if locked.status != RequestStatus.OPEN:
+            raise RequestNotOpen(f"The request is {locked.status}.")
+        _supersede_open_quotes(locked)
+        locked.status = RequestStatus.CANCELLED
+        locked.save(update_fields=["status"])
+    return locked
+
+
+def _hold_reference(capacity_request: CapacityRequest) -> str:
+    return f"request:{capacity_request.pk}"
+
+
+def _supersede_open_quotes(capacity_request: CapacityRequest) -> None:
+    inventory.capacity_release(reference=_hold_reference(capacity_request))
+    Quote.objects.filter(request=capacity_request, status=QuoteStatus.OPEN).update(
+        status=QuoteStatus.SUPERSEDED
+    )
+
+
+# --- Matching and quotes --------------------------------------------------------------------
+@dataclass
+class MatchResult:
+    quotes: list[Quote]
+    # Every visible cluster not used by an offer, with why; closest candidates first.
+    rejections: list[tuple[int, list[Rejection]]] = field(default_factory=list)
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for _, reasons in self.rejections:
+            for reason in reasons:
+                counts[reason.code.value] = counts.get(reason.code.value, 0) + 1
+        return counts
+
+
+def _demand(capacity_request: CapacityRequest) -> matching.Demand:
+    return matching.Demand(
+        min_p=capacity_request.min_p,
+        servers=capacity_request.servers,
+        single_cluster=capacity_request.single_cluster,
+    )
+
+
+def _rejections(
+    facts: Sequence[ClusterFacts], spec, used: set[int]
+) -> list[tuple[int, list[Rejection]]]:
+    fallback = OUTRANKED if used else MARKET_TOO_SMALL
+    rejected = []
+    for fact in facts:
+        if fact.cluster_id in used:
+            continue
+        reasons = static_reasons(spec, fact) or capacity_reasons(spec, fact) or [fallback]
+        rejected.append((fact.cluster_id, reasons))
+    # Closest first: fewest reasons, then cheapest.
+    price = {fact.cluster_id: fact.price_per_p_year for fact in facts}
+    rejected.sort(key=lambda item: (len(item[1]), price[item[0]], item[0]))
+    return rejected
+
+
+def quotes_generate(
+    *, capacity_request: CapacityRequest, by: User, now: datetime | None = None
+) -> MatchResult:
+    """Match the request against the market, price the best offers and hold their capacity.
+
+    Replaces the request's open quotes (releasing their holds). If capacity moves between
+    reading the market and holding it, the match is re-run (a bounded number of times).
+    """
+    for attempt in range(HOLD_ATTEMPTS):
+        try:
+            return _quotes_generate_once(capacity_request=capacity_request, by=by, now=now)
+        except (CapacityUnavailable, OperationalError) as exc:
+            if isinstance(exc, OperationalError) and not _is_deadlock(exc):
+                raise
+            if attempt == HOLD_ATTEMPTS - 1:
+                raise DomainError(
+                    "The market is moving fast: capacity changed while quoting. Try again.",
+                    code="capacity_moved",
+                ) from None
+    raise AssertionError("unreachable")
+
+
+def _is_deadlock(exc: OperationalError) -> bool:
+    """PostgreSQL broke a lock cycle by aborting us (SQLSTATE 40P01): safe to retry."""
+    return getattr(getattr(exc, "__cause__", None), "sqlstate", None) == "40P01"
+
+
+def _quotes_generate_once(
+    *, capacity_request: CapacityRequest, by: User, now: datetime | None
+) -> MatchResult:
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = CapacityRequest.objects.select_for_update().get(pk=capacity_request.pk)
+        if locked.status != RequestStatus.OPEN:
+            raise RequestNotOpen(f"The request is {locked.status}; no new quotes.")
+        _supersede_open_quotes(locked)
+        spec = request_spec(capacity_request)
+        facts, uptime = cluster_facts(spec, now=now)
+        candidates = [
+            matching.Candidate(
+                cluster_id=fact.cluster_id,
+                free_servers=fact.free_servers or 0,
+                p_per_server=fact.p_per_server,
+                price_per_p_year=fact.price_per_p_year,
+                uptime=uptime.get(fact.cluster_id, Decimal(100)),
+            )
+            for fact in facts
+            if (fact.free_servers or 0) > 0
+            and not static_reasons(spec, fact)
+            and not capacity_reasons(spec, fact)
+        ]
+        offers = matching.match(_demand(locked), candidates, limit=settings.QUOTES_PER_REQUEST)
+        by_id = {fact.cluster_id: fact for fact in facts}
+        expires_at = now + timedelta(minutes=settings.QUOTE_VALIDITY_MINUTES)
+        quotes = [
+            _quote_create(locked, rank, offer, by_id, expires_at)
+            for rank, offer in enumerate(offers, start=1)
+        ]
+        held: dict[int, int] = {}
+        for offer in offers:
+            for allocation in offer.allocations:
+                held[allocation.cluster_id] = max(
+                    held.get(allocation.cluster_id, 0), allocation.servers
+                )
+        if held:
+            inventory.capacity_reserve_many(
+                requests=[
+                    inventory.ReservationRequest(cluster_id, servers, spec.start, spec.end)
+                    for cluster_id, servers in sorted(held.items())
+                ],
+                kind=AllocationKind.HOLD,
+                reference=_hold_reference(locked),
+                expires_at=expires_at,
+                now=now,
+            )
+        used = {a.cluster_id for offer in offers for a in offer.allocations}
+        return MatchResult(quotes=quotes, rejections=_rejections(facts, spec, used))
+
+
+def _quote_create(
+    capacity_request: CapacityRequest,
+    rank: int,
+    offer: matching.Offer,
+    facts: dict[int, ClusterFacts],
+    expires_at: datetime,
+) -> Quote:
+    lines = [
+        PricedLine(
+            cluster_id=allocation.cluster_id,
+            servers=allocation.servers,
+            p=allocation.p,
+            price_per_p_year=facts[allocation.cluster_id].price_per_p_year,
+        )
+        for allocation in offer.allocations
+    ]
+    price = price_quote(lines, term_months=capacity_request.term_months, vat_rate=settings.VAT_RATE)
+    quote = Quote.objects.create(
+        request=capacity_request,
+        rank=rank,
+        total_p=price.total_p,
+        price_per_p_year=price.price_per_p_year,
+        annual_price=price.annual_price,
+        total_price=price.total_price,
+        net_amount=price.net,
+        tax_amount=price.tax,
+        vat_rate=settings.VAT_RATE,
+        currency=settings.CURRENCY,
+        expires_at=expires_at,
+    )
+    QuoteLine.objects.bulk_create(
+        QuoteLine(
+            quote=quote,
+            cluster_id=line.cluster_id,
+            servers=line.servers,
+            p=line.p,
+            price_per_p_year=line.price_per_p_year,
+        )
+        for line in lines
+    )
+    return quote
+
+
+def request_rejections(
+    *, capacity_request: CapacityRequest, now: datetime | None = None
+) -> list[tuple[int, list[Rejection]]]:
+    """Why each visible cluster cannot serve the request now (clusters in its open quotes are
+    left out). Reads only."""
+    spec = request_spec(capacity_request)
+    facts, _ = cluster_facts(spec, now=now)
+    used = set(
+        QuoteLine.objects.filter(
+            quote__request=capacity_request, quote__status=QuoteStatus.OPEN
+        ).values_list("cluster_id", flat=True)
+    )
+    return _rejections(facts, spec, used)
+
+
+def quote_accept(*, quote: Quote, by: User, now: datetime | None = None) -> Contract:
+    """Book the quote's capacity and sign the contract, in one transaction.
+
+    A quote still valid books the servers its request holds. An expired quote no longer holds
+    anything: it is accepted only if its servers are still free and no cluster has raised its
+    ask price since (the quoted price is honoured, never worse for either side); otherwise 409.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        capacity_request = CapacityRequest.objects.select_for_update().get(pk=quote.request_id)
+        locked = Quote.objects.select_for_update().get(pk=quote.pk)
+        if locked.status == QuoteStatus.ACCEPTED:
+            raise QuoteNotOpen(
+                f"This quote was already accepted (contract {locked.contract.pk}).",
+                details={"contract": [str(locked.contract.pk)]},
+            )
+        if locked.status != QuoteStatus.OPEN or capacity_request.status != RequestStatus.OPEN:
+            raise QuoteNotOpen(
+                "This quote is no longer open: newer quotes replaced it or another was accepted."
+            )
+        lines = list(locked.lines.all())
+        hold_clusters = Allocation.objects.filter(
+            reference=_hold_reference(capacity_request)
+        ).values_list("cluster_id", flat=True)
+        inventory.clusters_lock(cluster_ids=[*hold_clusters, *(line.cluster_id for line in lines)])
+        expired = locked.expires_at <= now
+        if expired:
+            _check_price_not_raised(lines)
+        contract = Contract.objects.create(
+            customer=capacity_request.customer,
+            request=capacity_request,
+            quote=locked,
+            start_date=capacity_request.start_date,
+            end_date=capacity_request.end_date,
+            term_months=capacity_request.term_months,
+            total_p=locked.total_p,
+            price_per_p_year=locked.price_per_p_year,
+            annual_price=locked.annual_price,
+            total_price=locked.total_price,
+            vat_rate=locked.vat_rate,
+            currency=locked.currency,
+            signed_by=by,
+        )
+        inventory.capacity_release(reference=_hold_reference(capacity_request))
+        try:
+            inventory.capacity_reserve_many(
+                requests=[
+                    inventory.ReservationRequest(
+                        line.cluster_id, line.servers, contract.start_date, contract.end_date
+                    )
+                    for line in lines
+                ],
+                kind=AllocationKind.BOOKING,
+                reference=contract.booking_reference,
+                now=now,
+            )
+        except CapacityUnavailable as exc:
+            raise QuoteExpired(
+                "The quote expired and its capacity has been taken since. Generate new quotes.",
+                details={"non_field_errors": [exc.message]},
+            ) from exc
+        providers = dict(
+            Cluster.objects.filter(pk__in=[line.cluster_id for line in lines]).values_list(
+                "pk", "provider_id"
+            )
+        )
+        ContractLine.objects.bulk_create(
+            ContractLine(
+                contract=contract,
+                cluster_id=line.cluster_id,
+                provider_id=providers[line.cluster_id],
+                servers=line.servers,
+                p=line.p,
+                price_per_p_year=line.price_per_p_year,
+            )
+            for line in lines
+        )
+        ContractEvent.objects.create(
+            contract=contract,
+            from_status="",
+            to_status=ContractStatus.PENDING_APPROVAL,
+            actor=by,
+            reason=f"Signed from quote {locked.pk}.",
+        )
+        locked.status = QuoteStatus.ACCEPTED
+        locked.save(update_fields=["status"])
+        Quote.objects.filter(request=capacity_request, status=QuoteStatus.OPEN).update(
+            status=QuoteStatus.SUPERSEDED
+        )
+        capacity_request.status = RequestStatus.BOOKED
+        capacity_request.save(update_fields=["status"])
+        if MarketSettings.load().auto_approve_contracts:
+            contract = contract_transition(
+                contract=contract,
+                to=ContractStatus.APPROVED,
+                actor_label="auto-approval",
+                reason="Auto-approval is enabled.",
+            )
+    return contract
+
+
+def _check_price_not_raised(lines: Sequence[QuoteLine]) -> None:
+    current = dict(
+        marketable_clusters()
+        .filter(pk__in=[line.cluster_id for line in lines])
+        .values_list("pk", "price_per_p_year")
+    )
+    for line in lines:
+        if line.cluster_id not in current:
+            raise QuoteExpired("The quote expired and a cluster in it is no longer offered.")
+        if current[line.cluster_id] > line.price_per_p_year:
+            raise QuoteExpired(
+                "The quote expired and the provider has raised its price since. Generate new "
+                "quotes."
+            )
+
+
+# --- Contract lifecycle ---------------------------------------------------------------------
+ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+    ContractStatus.PENDING_APPROVAL: frozenset({ContractStatus.APPROVED, ContractStatus.CANCELLED}),
+    ContractStatus.APPROVED: frozenset(
+        {ContractStatus.ACTIVE, ContractStatus.CANCELLED, ContractStatus.TERMINATED}
+    ),
+    ContractStatus.ACTIVE: frozenset({ContractStatus.COMPLETED, ContractStatus.TERMINATED}),
+    ContractStatus.COMPLETED: frozenset(),
+    ContractStatus.CANCELLED: frozenset(),
+    ContractStatus.TERMINATED: frozenset(),
+}
+
+
+def contract_transition(
+    *,
+    contract: Contract,
+    to: str,
+    by: User | None = None,
+    actor_label: str = "",
+    reason: str = "",
+    changes: dict | None = None,
+) -> Contract:
+    """The one place a contract changes state: lock, check the table, save, record history."""
+    with transaction.atomic():
+        locked = Contract.objects.select_for_update().get(pk=contract.pk)
+        if to not in ALLOWED_TRANSITIONS[locked.status]:
+            raise InvalidTransition(
+                f"A contract that is {locked.status} cannot become {to}.",
+                details={"status": [f"Cannot go from {locked.status} to {to}."]},
+            )
+        previous = locked.status
+        locked.status = to
+        for name, value in (changes or {}).items():
+            setattr(locked, name, value)
+        locked.save(update_fields=["status", "updated_at", *(changes or {})])
+        ContractEvent.objects.create(
+            contract=locked,
+            from_status=previous,
+            to_status=to,
+            actor=by,
+            actor_label=actor_label,
+            reason=reason,
+        )
+    return locked
+
+
+def contract_approve(*, contract: Contract, by: User) -> Contract:
+    if not by.is_staff:
+        raise PermissionDeniedError("Only platform admins approve contracts.")
+    return contract_transition(contract=contract, to=ContractStatus.APPROVED, by=by)
+
+
+def contract_cancel(
+    *, contract: Contract, by: User, reason: str = "", today: date | None = None
+) -> Contract:
+    """Withdraw a contract before it starts; its capacity is released."""
+    today = today or timezone.localdate()
+    if contract.start_date <= today and not by.is_staff:
+        raise InvalidTransition("The contract has started; ask an admin to terminate it.")
+    with transaction.atomic():
+        contract = contract_transition(
+            contract=contract, to=ContractStatus.CANCELLED, by=by, reason=reason
+        )
+        inventory.capacity_release(reference=contract.booking_reference)
+    return contract
+
+
+def contract_terminate(
+    *,
+    contract: Contract,
+    by: User,
+    reason: str,
+    effective_date: date,
+    as_provider: bool = False,
+    today: date | None = None,
+) -> Contract:
+    """End a contract early from ``effective_date`` (exclusive end of service).
+
+    Admins may terminate at any date within the term; a provider only with the notice period
+    in settings. Capacity from the effective date on is released; the price already signed is
+    unchanged (billing prorates the last month).
+    """
+    today = today or timezone.localdate()
+    if not reason.strip():
+        raise InvalidInput("reason", "Give a reason for the termination.")
+    if not contract.start_date < effective_date < contract.end_date:
+        raise InvalidInput(
+            "effective_date",
+            f"Must fall after the start ({contract.start_date}) and before the end "
+            f"({contract.end_date}).",
+        )
+    if as_provider:
+        notice = timedelta(days=settings.PROVIDER_TERMINATION_NOTICE_DAYS)
+        if effective_date < today + notice:
+            raise InvalidInput(
+                "effective_date",
+                f"Providers must give {settings.PROVIDER_TERMINATION_NOTICE_DAYS} days' notice: "
+                f"the earliest effective date is {today + notice}.",
+            )
+    elif not by.is_staff:
+        raise PermissionDeniedError("Only platform admins or the provider may terminate.")
+    with transaction.atomic():
+        contract = contract_transition(
+            contract=contract,
+            to=ContractStatus.TERMINATED,
+            by=by,
+            reason=reason,
+            changes={"termination_date": effective_date, "termination_reason": reason},
+        )
+        inventory.allocations_truncate(reference=contract.booking_reference, end=effective_date)
+    return contract
+
+
+def contracts_advance(*, today: date | None = None) -> dict[str, int]:
+    """Start approved contracts on their start date and complete active ones at their end.
+
+    Idempotent: each contract moves at most once per state, under its row lock, and a contract
+    already moved by a concurrent run is skipped.
+    """
+    today = today or timezone.localdate()
+    moved = {"activated": 0, "completed": 0}
+    due = [
+        (pk, ContractStatus.ACTIVE, "activated")
+        for pk in Contract.objects.filter(
+            status=ContractStatus.APPROVED, start_date__lte=today, end_date__gt=today
+        ).values_list("pk", flat=True)
+    ] + [
+        (pk, ContractStatus.COMPLETED, "completed")
+        for pk in Contract.objects.filter(
+            status__in=[ContractStatus.ACTIVE, ContractStatus.APPROVED], end_date__lte=today
+        ).values_list("pk", flat=True)
+    ]
+    for pk, to, counter in due:
+        contract = Contract(pk=pk)
+        try:
+            if to == ContractStatus.COMPLETED:
+                current = Contract.objects.get(pk=pk)
+                if current.status == ContractStatus.APPROVED:
+                    contract_transition(
+                        contract=contract, to=ContractStatus.ACTIVE, actor_label="task:contracts"
+                    )
+            contract_transition(
+                contract=contract,
+                to=to,
+                actor_label="task:contracts",
+                reason=f"Scheduled on {today}.",
+            )
+        except InvalidTransition:
+            continue  # a concurrent run moved it first
+        moved[counter] += 1
+    return moved
+
+
+def market_settings_update(*, by: User, auto_approve_contracts: bool) -> MarketSettings:
+    if not by.is_staff:
+        raise PermissionDeniedError("Only platform admins change market settings.")
+    current = MarketSettings.load()
+    current.auto_approve_contracts = auto_approve_contracts
+    current.save(update_fields=["auto_approve_contracts", "updated_at"])
+    return current

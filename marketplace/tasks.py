@@ -1,0 +1,9 @@
+from celery import shared_task
+
+from marketplace import services
+
+
+@shared_task(name="marketplace.advance_contracts", time_limit=600, soft_time_limit=570)
+def advance_contracts() -> dict[str, int]:
+    """Activate approved contracts on their start date; complete them at their end. Idempotent."""
+    return services.contracts_advance()
