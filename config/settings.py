@@ -249,3 +249,16 @@ QUOTE_VALIDITY_MINUTES = env.int("QUOTE_VALIDITY_MINUTES", default=30)
 QUOTES_PER_REQUEST = env.int("QUOTES_PER_REQUEST", default=5)
 # Providers may not end a contract early without this much notice (days).
 PROVIDER_TERMINATION_NOTICE_DAYS = env.int("PROVIDER_TERMINATION_NOTICE_DAYS", default=90)
+
+# --- Billing --------------------------------------------------------------------------------
+INVOICE_NET_DAYS = env.int("INVOICE_NET_DAYS", default=15)
+OVERDUE_GRACE_DAYS = env.int("OVERDUE_GRACE_DAYS", default=30)  # then flag the contract
+DUNNING_RETRY_DAYS = env.list("DUNNING_RETRY_DAYS", cast=int, default=[1, 3, 7])
+PLATFORM_COMMISSION_RATE = Decimal(env.str("PLATFORM_COMMISSION_RATE", default="0.10"))
+BILLING_CHUNK_SIZE = env.int("BILLING_CHUNK_SIZE", default=500)
+STRIPE_API_KEY = env.str("STRIPE_API_KEY", default="")
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=20.0)
+# Without a Stripe key, payments go through the offline bank-transfer gateway.
+PAYMENTS_GATEWAY = "stripe" if STRIPE_API_KEY else "bank_transfer"
