@@ -21,6 +21,8 @@ ENTRY_POINTS = {
     "capacity_requests": "capacity-request-list",
     "quotes": "quote-list",
     "contracts": "contract-list",
+    "market": "market",
+    "sizing": "sizing",
 }
 
 

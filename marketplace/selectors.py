@@ -1,9 +1,11 @@
 """Reads of the marketplace: scoped lists, the facts matching runs on, the market view."""
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from accounts.models import User
 from accounts.money import TFLOPS_PER_P
@@ -11,7 +13,7 @@ from accounts.selectors import is_platform_admin, organization_of, scope_to_orga
 from inventory.models import Cluster
 from inventory.selectors import free_servers, marketable_clusters, uptime_by_cluster_id
 from marketplace.eligibility import ACCEPTED_INTERCONNECTS, ClusterFacts, RequestSpec
-from marketplace.models import CapacityRequest, Contract, Quote
+from marketplace.models import CapacityRequest, Contract, ContractLine, ContractStatus, Quote
 
 
 def request_list(*, user: User) -> QuerySet[CapacityRequest]:
@@ -126,3 +128,103 @@ def cluster_facts(
         if free.get(pk, 0) > 0:
             sizes[pk] = server_count
     return facts, uptime_by_cluster_id(sizes, now=now)
+
+
+# --- Market view ----------------------------------------------------------------------------
+MARKET_HORIZONS_DAYS = (30, 90, 365)
+SIGNED_WINDOW_DAYS = 90
+# A median of fewer contracts than this could identify a customer's price: hidden.
+MIN_CONTRACTS_FOR_MEDIAN = 3
+
+
+@dataclass(frozen=True)
+class MarketRow:
+    gpu_model: str
+    region: str
+    clusters: int
+    free_p: dict[int, Decimal]  # horizon in days -> P free for the whole horizon from today
+    lowest_ask: Decimal
+    median_ask: Decimal
+    contracts_90d: int
+    median_signed_90d: Decimal | None
+
+
+def _median(values: list[Decimal]) -> Decimal:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def market_view(*, today: date | None = None, now: datetime | None = None) -> list[MarketRow]:
+    """Per GPU model and region: free P over the next 30/90/365 days, lowest and median ask
+    per P per year, and the median price of contracts signed in the last 90 days (anonymised:
+    only with at least MIN_CONTRACTS_FOR_MEDIAN contracts). A fixed number of queries."""
+    today = today or timezone.localdate()
+    clusters = list(
+        marketable_clusters().values_list(
+            "id",
+            "gpu_model__code",
+            "region__code",
+            "price_per_p_year",
+            "gpus_per_server",
+            "gpu_model__fp16_sparse_tflops",
+        )
+    )
+    free_by_horizon = {
+        days: free_servers(
+            marketable_clusters(), start=today, end=today + timedelta(days=days), now=now
+        )
+        for days in MARKET_HORIZONS_DAYS
+    }
+    groups: dict[tuple[str, str], list[tuple]] = {}
+    for row in clusters:
+        groups.setdefault((row[1], row[2]), []).append(row)
+    since = (now or timezone.now()) - timedelta(days=SIGNED_WINDOW_DAYS)
+    signed: dict[tuple[str, str], dict[int, Decimal]] = {}
+    for contract_id, gpu, region, price in (
+        ContractLine.objects.filter(contract__created_at__gte=since)
+        .exclude(contract__status=ContractStatus.CANCELLED)
+        .values_list(
+            "contract_id", "cluster__gpu_model__code", "cluster__region__code", "price_per_p_year"
+        )
+    ):
+        signed.setdefault((gpu, region), {})[contract_id] = price
+    rows = []
+    for (gpu, region), members in sorted(groups.items()):
+        asks = [member[3] for member in members]
+        free_p = {
+            days: sum(
+                (
+                    free_by_horizon[days].get(member[0], 0) * member[4] * member[5] / TFLOPS_PER_P
+                    for member in members
+                ),
+                Decimal(0),
+            )
+            for days in MARKET_HORIZONS_DAYS
+        }
+        prices = list(signed.get((gpu, region), {}).values())
+        rows.append(
+            MarketRow(
+                gpu_model=gpu,
+                region=region,
+                clusters=len(members),
+                free_p=free_p,
+                lowest_ask=min(asks),
+                median_ask=_median(asks),
+                contracts_90d=len(prices),
+                median_signed_90d=(
+                    _median(prices) if len(prices) >= MIN_CONTRACTS_FOR_MEDIAN else None
+                ),
+            )
+        )
+    return rows
+
+
+def median_ask_by_gpu(*, today: date | None = None) -> dict[str, Decimal]:
+    """Today's median ask price per P per year for each GPU model (for sizing estimates)."""
+    asks: dict[str, list[Decimal]] = {}
+    for code, price in marketable_clusters().values_list("gpu_model__code", "price_per_p_year"):
+        asks.setdefault(code, []).append(price)
+    return {code: _median(prices) for code, prices in asks.items()}

@@ -23,7 +23,7 @@ from inventory import services as inventory
 from inventory.errors import CapacityUnavailable
 from inventory.models import Allocation, AllocationKind, Cluster, GpuModel, Region
 from inventory.selectors import marketable_clusters
-from marketplace import matching
+from marketplace import matching, sizing
 from marketplace.eligibility import (
     MARKET_TOO_SMALL,
     OUTRANKED,
@@ -45,7 +45,7 @@ from marketplace.models import (
     RequestStatus,
 )
 from marketplace.pricing import PricedLine, price_quote
-from marketplace.selectors import cluster_facts, request_spec
+from marketplace.selectors import cluster_facts, median_ask_by_gpu, request_spec
 
 MAX_TERM_MONTHS = 60
 HOLD_ATTEMPTS = 3
@@ -603,3 +603,48 @@ def market_settings_update(*, by: User, auto_approve_contracts: bool) -> MarketS
     current.auto_approve_contracts = auto_approve_contracts
     current.save(update_fields=["auto_approve_contracts", "updated_at"])
     return current
+
+
+# --- Sizing ---------------------------------------------------------------------------------
+def workload_size(
+    *, workload: str, gpu_models: Sequence[GpuModel] | None = None, **inputs
+) -> tuple[sizing.SizingResult, dict[str, Decimal]]:
+    """Size a workload on each GPU model (all of the catalog by default) and price it at
+    today's median ask. Returns the result and the median asks used."""
+    models = list(gpu_models) if gpu_models else list(GpuModel.objects.all())
+    specs = [
+        sizing.GpuSpec(
+            code=model.code,
+            name=model.name,
+            fp16_dense_tflops=model.fp16_dense_tflops,
+            fp16_sparse_tflops=model.fp16_sparse_tflops,
+        )
+        for model in models
+    ]
+    prices = median_ask_by_gpu()
+    common = {
+        "params": inputs["params"],
+        "utilisation": inputs["utilisation"],
+        "gpus": specs,
+        "gpus_per_server": inputs["gpus_per_server"],
+        "price_per_p_year_by_code": prices,
+    }
+    try:
+        if workload == "inference":
+            result = sizing.size_inference(
+                daily_visits=inputs["daily_visits"],
+                questions_per_visit=inputs["questions_per_visit"],
+                tokens_per_question=inputs["tokens_per_question"],
+                precision=inputs["precision"],
+                **common,
+            )
+        else:
+            result = sizing.size_training(
+                training_tokens=inputs["training_tokens"],
+                days=inputs["days"],
+                activation_recomputation=inputs["activation_recomputation"],
+                **common,
+            )
+    except ValueError as exc:
+        raise InvalidInput("non_field_errors", str(exc)) from exc
+    return result, prices

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from rest_framework import serializers
 
 from accounts.money import P_DECIMAL_PLACES, P_MAX_DIGITS, RATE_DECIMAL_PLACES, RATE_MAX_DIGITS
@@ -225,3 +227,83 @@ class TerminateSerializer(serializers.Serializer):
 
 class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class MarketRowSerializer(serializers.Serializer):
+    gpu_model = serializers.CharField()
+    region = serializers.CharField()
+    clusters = serializers.IntegerField()
+    free_p_30d = serializers.DecimalField(max_digits=20, decimal_places=3)
+    free_p_90d = serializers.DecimalField(max_digits=20, decimal_places=3)
+    free_p_365d = serializers.DecimalField(max_digits=20, decimal_places=3)
+    lowest_ask_per_p_year = serializers.DecimalField(max_digits=20, decimal_places=2)
+    median_ask_per_p_year = serializers.DecimalField(max_digits=20, decimal_places=2)
+    contracts_signed_90d = serializers.IntegerField()
+    median_signed_per_p_year_90d = serializers.DecimalField(
+        max_digits=20,
+        decimal_places=2,
+        allow_null=True,
+        help_text="Hidden (null) when fewer than 3 contracts were signed, to protect customers.",
+    )
+
+
+class SizingRequestSerializer(serializers.Serializer):
+    WORKLOADS = [("inference", "Inference"), ("training", "Training")]
+
+    workload = serializers.ChoiceField(choices=WORKLOADS)
+    params = serializers.IntegerField(min_value=1, help_text="Model parameters, e.g. 70000000000.")
+    # Inference
+    daily_visits = serializers.IntegerField(min_value=1, required=False)
+    questions_per_visit = serializers.IntegerField(min_value=1, required=False)
+    tokens_per_question = serializers.IntegerField(
+        min_value=1, required=False, help_text="Tokens per question and its answer."
+    )
+    precision = serializers.ChoiceField(choices=["fp16", "int8"], default="fp16")
+    # Training
+    training_tokens = serializers.IntegerField(min_value=1, required=False)
+    days = serializers.DecimalField(max_digits=8, decimal_places=2, min_value=0, required=False)
+    activation_recomputation = serializers.BooleanField(default=False)
+    # Both
+    utilisation = serializers.DecimalField(
+        max_digits=4, decimal_places=3, min_value=0, max_value=1, default=Decimal("0.45")
+    )
+    gpu_models = serializers.SlugRelatedField(
+        slug_field="code", queryset=GpuModel.objects.all(), many=True, required=False
+    )
+    gpus_per_server = serializers.IntegerField(min_value=1, max_value=16, default=8)
+
+    REQUIRED = {
+        "inference": ["daily_visits", "questions_per_visit", "tokens_per_question"],
+        "training": ["training_tokens", "days"],
+    }
+
+    def validate(self, attrs):
+        missing = [name for name in self.REQUIRED[attrs["workload"]] if attrs.get(name) is None]
+        if missing:
+            raise serializers.ValidationError(
+                {name: [f"Required for {attrs['workload']} sizing."] for name in missing}
+            )
+        if attrs["utilisation"] <= 0:
+            raise serializers.ValidationError({"utilisation": ["Must be more than 0."]})
+        if attrs["workload"] == "training" and attrs["days"] <= 0:
+            raise serializers.ValidationError({"days": ["Must be more than 0."]})
+        return attrs
+
+
+class SizingOptionSerializer(serializers.Serializer):
+    gpu_model = serializers.CharField(source="code")
+    name = serializers.CharField()
+    peak_tflops = serializers.DecimalField(max_digits=12, decimal_places=3)
+    cards = serializers.IntegerField()
+    servers = serializers.IntegerField()
+    rated_p = serializers.DecimalField(max_digits=20, decimal_places=3)
+    median_ask_per_p_year = serializers.DecimalField(
+        max_digits=20, decimal_places=2, allow_null=True
+    )
+    annual_cost = serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True)
+
+
+class SizingResultSerializer(serializers.Serializer):
+    required_pflops = serializers.DecimalField(max_digits=30, decimal_places=3)
+    options = SizingOptionSerializer(many=True)
+    formulas = serializers.ListField(child=serializers.CharField())

@@ -1,3 +1,4 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from marketplace.api import views
@@ -7,4 +8,8 @@ router.register("capacity-requests", views.CapacityRequestViewSet, basename="cap
 router.register("quotes", views.QuoteViewSet, basename="quote")
 router.register("contracts", views.ContractViewSet, basename="contract")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("market/", views.MarketView.as_view(), name="market"),
+    path("sizing/", views.SizingView.as_view(), name="sizing"),
+    *router.urls,
+]

@@ -1,8 +1,9 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from accounts.api.idempotency import idempotent
 from accounts.api.permissions import IsCustomer, IsPlatformAdmin
@@ -13,10 +14,13 @@ from marketplace.api.serializers import (
     CapacityRequestCreateSerializer,
     CapacityRequestSerializer,
     ContractSerializer,
+    MarketRowSerializer,
     QuoteSerializer,
     QuotesResultSerializer,
     ReasonSerializer,
     RejectedClusterSerializer,
+    SizingRequestSerializer,
+    SizingResultSerializer,
     TerminateSerializer,
 )
 from marketplace.models import Contract
@@ -198,4 +202,53 @@ class ContractViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                 as_provider=as_provider,
                 **serializer.validated_data,
             )
+        )
+
+
+class MarketView(APIView):
+    """The market at a glance, per GPU model and region (anonymised)."""
+
+    @extend_schema(responses=MarketRowSerializer(many=True))
+    def get(self, request):
+        rows = [
+            {
+                "gpu_model": row.gpu_model,
+                "region": row.region,
+                "clusters": row.clusters,
+                "free_p_30d": row.free_p[30],
+                "free_p_90d": row.free_p[90],
+                "free_p_365d": row.free_p[365],
+                "lowest_ask_per_p_year": row.lowest_ask,
+                "median_ask_per_p_year": row.median_ask,
+                "contracts_signed_90d": row.contracts_90d,
+                "median_signed_per_p_year_90d": row.median_signed_90d,
+            }
+            for row in selectors.market_view()
+        ]
+        return Response(MarketRowSerializer(rows, many=True).data)
+
+
+class SizingView(APIView):
+    """From a workload to P: the article's method, with its formulas shown."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=SizingRequestSerializer, responses=SizingResultSerializer)
+    def post(self, request):
+        serializer = SizingRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        result, prices = services.workload_size(**data)
+        options = [
+            {**vars(option), "median_ask_per_p_year": prices.get(option.code)}
+            for option in result.options
+        ]
+        return Response(
+            SizingResultSerializer(
+                {
+                    "required_pflops": result.required_pflops_display,
+                    "options": options,
+                    "formulas": list(result.formulas),
+                }
+            ).data
         )
