@@ -276,13 +276,19 @@ def uptime_by_cluster_id(
     now = now or timezone.now()
     window_start = now - UPTIME_WINDOW
     spans: dict[int, list[OutageSpan]] = {cluster_id: [] for cluster_id in server_counts}
-    outages = Outage.objects.filter(
-        cluster_id__in=list(spans), end__gt=window_start, start__lt=now
-    ).values_list("cluster_id", "start", "end", "servers_affected")
-    for cluster_id, start, end, servers in outages:
-        spans[cluster_id].append(OutageSpan(start=start, end=end, servers_affected=servers))
+    outages = Outage.objects.filter(end__gt=window_start, start__lt=now)
+    if len(spans) <= 100:  # a page of clusters: ask for theirs; else scan the 90-day window
+        outages = outages.filter(cluster_id__in=list(spans))
+    for cluster_id, start, end, servers in outages.values_list(
+        "cluster_id", "start", "end", "servers_affected"
+    ):
+        if cluster_id in spans:
+            spans[cluster_id].append(OutageSpan(start=start, end=end, servers_affected=servers))
+    full = Decimal("100.000")
     return {
-        cluster_id: uptime_percent(
+        cluster_id: full
+        if not spans[cluster_id]
+        else uptime_percent(
             server_count=server_count,
             outages=spans[cluster_id],
             window_start=window_start,

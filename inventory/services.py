@@ -238,34 +238,94 @@ def capacity_reserve_many(
         _validate_request(request)
     with transaction.atomic():
         clusters = _lock_clusters([request.cluster_id for request in requests])
-        created: list[Allocation] = []
-        for request in requests:
-            cluster = clusters[request.cluster_id]
-            free = free_servers_from_ledger(
-                Cluster.objects.filter(pk=cluster.pk), start=request.start, end=request.end, now=now
-            ).get(cluster.pk, 0)
-            if free < request.servers:
-                raise CapacityUnavailable(
-                    cluster_id=cluster.pk,
-                    requested=request.servers,
-                    free_servers=max(free, 0),
-                    start=request.start,
-                    end=request.end,
-                )
-            created.append(
-                Allocation.objects.create(
-                    cluster=cluster,
-                    kind=kind,
-                    servers=request.servers,
-                    start=request.start,
-                    end=request.end,
-                    expires_at=expires_at,
-                    reference=reference,
-                    note=note,
-                )
+        windows = sorted({(request.start, request.end) for request in requests})
+        if len(windows) > 1 and len(requests) != len({r.cluster_id for r in requests}):
+            # Requests for one cluster over different windows may or may not overlap: check
+            # them one after another against the ledger as it grows.
+            return _reserve_sequentially(requests, clusters, kind, reference, expires_at, note, now)
+        # One ledger sweep per distinct window (quotes and contracts use one), then check each
+        # request against it, counting earlier requests of this call on the same cluster.
+        free: dict[tuple[date, date], dict[int, int]] = {}
+        for window in windows:
+            ids = sorted({r.cluster_id for r in requests if (r.start, r.end) == window})
+            free[window] = free_servers_from_ledger(
+                Cluster.objects.filter(pk__in=ids), start=window[0], end=window[1], now=now
             )
+        taken: dict[tuple[int, tuple[date, date]], int] = {}
+        for request in requests:
+            window = (request.start, request.end)
+            available = free[window].get(request.cluster_id, 0) - taken.get(
+                (request.cluster_id, window), 0
+            )
+            if available < request.servers:
+                raise CapacityUnavailable(
+                    cluster_id=request.cluster_id,
+                    requested=request.servers,
+                    free_servers=max(available, 0),
+                    start=request.start,
+                    end=request.end,
+                )
+            taken[(request.cluster_id, window)] = (
+                taken.get((request.cluster_id, window), 0) + request.servers
+            )
+        created = Allocation.objects.bulk_create(
+            Allocation(
+                cluster_id=request.cluster_id,
+                kind=kind,
+                servers=request.servers,
+                start=request.start,
+                end=request.end,
+                expires_at=expires_at,
+                reference=reference,
+                note=note,
+            )
+            for request in requests
+        )
         if kind != AllocationKind.HOLD:
             usage_steps_rebuild(cluster_ids=list(clusters))
+    return created
+
+
+def _reserve_sequentially(
+    requests: Sequence[ReservationRequest],
+    clusters: dict[int, Cluster],
+    kind: str,
+    reference: str,
+    expires_at: datetime | None,
+    note: str,
+    now: datetime,
+) -> list[Allocation]:
+    """Check and insert one request at a time (the ledger sweep sees the rows inserted before)."""
+    created = []
+    for request in requests:
+        free = free_servers_from_ledger(
+            Cluster.objects.filter(pk=request.cluster_id),
+            start=request.start,
+            end=request.end,
+            now=now,
+        ).get(request.cluster_id, 0)
+        if free < request.servers:
+            raise CapacityUnavailable(
+                cluster_id=request.cluster_id,
+                requested=request.servers,
+                free_servers=max(free, 0),
+                start=request.start,
+                end=request.end,
+            )
+        created.append(
+            Allocation.objects.create(
+                cluster=clusters[request.cluster_id],
+                kind=kind,
+                servers=request.servers,
+                start=request.start,
+                end=request.end,
+                expires_at=expires_at,
+                reference=reference,
+                note=note,
+            )
+        )
+    if kind != AllocationKind.HOLD:
+        usage_steps_rebuild(cluster_ids=list(clusters))
     return created
 
 
@@ -296,10 +356,13 @@ def capacity_release(*, reference: str) -> int:
     """Free everything held or booked under ``reference``. Returns the rows removed."""
     with transaction.atomic():
         rows = Allocation.objects.filter(reference=reference)
-        cluster_ids = list(rows.values_list("cluster_id", flat=True).distinct())
-        _lock_clusters(cluster_ids)
+        touched = list(rows.values_list("cluster_id", "kind").distinct())
+        _lock_clusters([cluster_id for cluster_id, _ in touched])
         deleted, _ = rows.delete()
-        usage_steps_rebuild(cluster_ids=cluster_ids)
+        # Holds are not in the usage steps: only bookings and maintenance change them.
+        stepped = {cluster_id for cluster_id, kind in touched if kind != AllocationKind.HOLD}
+        if stepped:
+            usage_steps_rebuild(cluster_ids=sorted(stepped))
     return deleted
 
 

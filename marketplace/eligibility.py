@@ -86,99 +86,99 @@ def _price(value: Decimal) -> str:
     return f"{value.quantize(FEN):,}"
 
 
-def static_reasons(spec: RequestSpec, facts: ClusterFacts) -> list[Rejection]:
-    """Reasons that need no capacity figures."""
-    reasons = []
+def static_reason_codes(spec: RequestSpec, facts: ClusterFacts) -> list[Reason]:
+    """Reasons that need no capacity figures, as codes (cheap: runs for every cluster)."""
+    codes = []
     if not facts.listed:
-        reasons.append(Rejection(Reason.NOT_LISTED, "The cluster is not listed."))
+        codes.append(Reason.NOT_LISTED)
     if not facts.provider_verified:
-        reasons.append(
-            Rejection(Reason.PROVIDER_NOT_VERIFIED, "The provider has not been verified yet.")
-        )
+        codes.append(Reason.PROVIDER_NOT_VERIFIED)
     if facts.gpu_code not in spec.gpu_codes:
-        reasons.append(
-            Rejection(
-                Reason.GPU_MODEL,
-                f"It has {facts.gpu_code}; you asked for {', '.join(sorted(spec.gpu_codes))}.",
-            )
-        )
+        codes.append(Reason.GPU_MODEL)
     if spec.region_codes and facts.region_code not in spec.region_codes:
-        reasons.append(
-            Rejection(
-                Reason.REGION,
-                f"It is in {facts.region_code}; you asked for "
-                f"{', '.join(sorted(spec.region_codes))}.",
-            )
-        )
+        codes.append(Reason.REGION)
     if facts.interconnect not in ACCEPTED_INTERCONNECTS[spec.interconnect]:
-        reasons.append(
-            Rejection(
-                Reason.INTERCONNECT,
-                f"Its network is {facts.interconnect}; you require {spec.interconnect}.",
-            )
-        )
+        codes.append(Reason.INTERCONNECT)
     if spec.max_price_per_p_year is not None and facts.price_per_p_year > spec.max_price_per_p_year:
-        reasons.append(
-            Rejection(
-                Reason.PRICE_ABOVE_MAX,
-                f"It asks {_price(facts.price_per_p_year)} CNY per P per year, above your "
-                f"maximum of {_price(spec.max_price_per_p_year)}.",
-            )
-        )
+        codes.append(Reason.PRICE_ABOVE_MAX)
     if spec.term_months < facts.min_term_months:
-        reasons.append(
-            Rejection(
-                Reason.TERM_BELOW_MINIMUM,
-                f"It rents for at least {facts.min_term_months} months; you asked for "
-                f"{spec.term_months}.",
-            )
-        )
+        codes.append(Reason.TERM_BELOW_MINIMUM)
     if facts.available_from > spec.start or (
         facts.available_until is not None and facts.available_until < spec.end
     ):
-        until = facts.available_until.isoformat() if facts.available_until else "open-ended"
-        reasons.append(
-            Rejection(
-                Reason.OUTSIDE_AVAILABILITY,
-                f"It is offered from {facts.available_from} until {until}, which does not "
-                f"cover {spec.start} to {spec.end}.",
-            )
-        )
-    return reasons
+        codes.append(Reason.OUTSIDE_AVAILABILITY)
+    return codes
 
 
-def capacity_reasons(spec: RequestSpec, facts: ClusterFacts) -> list[Rejection]:
+def capacity_reason_codes(spec: RequestSpec, facts: ClusterFacts) -> list[Reason]:
     """Reasons from the cluster's free servers over the whole term."""
     free = facts.free_servers or 0
     if free <= 0:
-        return [
-            Rejection(
-                Reason.NOT_FREE_FOR_TERM,
-                f"No server is free for the whole term {spec.start} to {spec.end}.",
-            )
-        ]
-    if spec.single_cluster:
-        needed = servers_to_cover(spec, facts.p_per_server)
-        if free < needed:
-            return [
-                Rejection(
-                    Reason.TOO_SMALL_FOR_SINGLE_CLUSTER,
-                    f"Only {free} server(s) are free for the whole term; a single-cluster "
-                    f"booking needs {needed}.",
-                )
-            ]
+        return [Reason.NOT_FREE_FOR_TERM]
+    if spec.single_cluster and free < servers_to_cover(spec, facts.p_per_server):
+        return [Reason.TOO_SMALL_FOR_SINGLE_CLUSTER]
     return []
 
 
-OUTRANKED = Rejection(
-    Reason.OUTRANKED,
-    "It qualifies, but the offers made cover your demand at a lower price (or with less "
-    "excess P, fewer clusters or better uptime).",
-)
+def reason_codes(spec: RequestSpec, facts: ClusterFacts, *, any_offer: bool) -> list[Reason]:
+    """Why a cluster not used in any offer was not used: at least one reason, always."""
+    return (
+        static_reason_codes(spec, facts)
+        or capacity_reason_codes(spec, facts)
+        or [Reason.OUTRANKED if any_offer else Reason.MARKET_TOO_SMALL]
+    )
 
 
-MARKET_TOO_SMALL = Rejection(
-    Reason.MARKET_TOO_SMALL,
-    "It qualifies, but all qualifying clusters together cannot cover your demand for the "
-    "whole term.",
-)
+def explain(spec: RequestSpec, facts: ClusterFacts, code: Reason) -> str:
+    """The reason in plain language, with the figures that decided it."""
+    match code:
+        case Reason.NOT_LISTED:
+            return "The cluster is not listed."
+        case Reason.PROVIDER_NOT_VERIFIED:
+            return "The provider has not been verified yet."
+        case Reason.GPU_MODEL:
+            return f"It has {facts.gpu_code}; you asked for {', '.join(sorted(spec.gpu_codes))}."
+        case Reason.REGION:
+            wanted = ", ".join(sorted(spec.region_codes))
+            return f"It is in {facts.region_code}; you asked for {wanted}."
+        case Reason.INTERCONNECT:
+            return f"Its network is {facts.interconnect}; you require {spec.interconnect}."
+        case Reason.PRICE_ABOVE_MAX:
+            assert spec.max_price_per_p_year is not None
+            return (
+                f"It asks {_price(facts.price_per_p_year)} CNY per P per year, above your "
+                f"maximum of {_price(spec.max_price_per_p_year)}."
+            )
+        case Reason.TERM_BELOW_MINIMUM:
+            return (
+                f"It rents for at least {facts.min_term_months} months; you asked for "
+                f"{spec.term_months}."
+            )
+        case Reason.OUTSIDE_AVAILABILITY:
+            until = facts.available_until.isoformat() if facts.available_until else "open-ended"
+            return (
+                f"It is offered from {facts.available_from} until {until}, which does not "
+                f"cover {spec.start} to {spec.end}."
+            )
+        case Reason.NOT_FREE_FOR_TERM:
+            return f"No server is free for the whole term {spec.start} to {spec.end}."
+        case Reason.TOO_SMALL_FOR_SINGLE_CLUSTER:
+            return (
+                f"Only {facts.free_servers} server(s) are free for the whole term; a "
+                f"single-cluster booking needs {servers_to_cover(spec, facts.p_per_server)}."
+            )
+        case Reason.OUTRANKED:
+            return (
+                "It qualifies, but the offers made cover your demand at a lower price (or with "
+                "less excess P, fewer clusters or better uptime)."
+            )
+        case Reason.MARKET_TOO_SMALL:
+            return (
+                "It qualifies, but all qualifying clusters together cannot cover your demand "
+                "for the whole term."
+            )
+    raise ValueError(code)
+
+
+def explained(spec: RequestSpec, facts: ClusterFacts, codes: list[Reason]) -> list[Rejection]:
+    return [Rejection(code, explain(spec, facts, code)) for code in codes]

@@ -15,50 +15,58 @@ Ranking key of an offer, lexicographic and exact:
    is a total order on allocations, so the best offer is unique and does not depend on the order
    of the candidates.
 
-``single_cluster=True``: every candidate that can cover the demand alone, with the fewest servers
-that do, ranked by the key. ``single_cluster=False``: the first offer is the exact optimum of the
-integer programme below; the further offers are good, distinct alternatives (the best
-single-cluster offers, and the best split offers without one of the clusters the best one uses),
-ranked by the same key.
+``single_cluster=True``: the best ``limit`` candidates that can cover the demand alone, each with
+the fewest servers that do, ranked by the key. ``single_cluster=False``: the first offer is the
+exact optimum of the integer programme below; the further offers are good, distinct alternatives
+(the best single-cluster offers, and the best split offers without one of the clusters the best
+one uses), ranked by the same key.
 
 Algorithm for a split demand (``_best_split``):
 
 1. Scale to integers. P per server becomes an integer weight in units of the gcd of all ratings
-   (8-card servers rate in multiples of 8 TFLOPS, so a unit is typically 0.008 P) and the demand
-   becomes ``target = ceil(min_p / unit)``; for a ``servers`` demand the state counts servers.
-   The annual cost of one server (P x price) and uptime become exact integers.
-2. Group candidates by P per server. Inside a group all servers weigh the same, so the cheapest
-   cover takes a group's n servers cheapest first: the group cost f(n) is convex piecewise
-   linear. Among equally priced clusters (a "price class") the fewest clusters that hold the
-   marginal servers is the count of largest free sizes that reach them. An optimal cover is
-   minimal (dropping a server lowers cost or excess), so n <= ceil(target / weight).
-3. Lagrangian window. The LP relaxation (fill the target by price per unit) gives a multiplier
+   (a unit is 0.004-0.008 P for real servers) and the demand ``target = ceil(min_p / unit)``;
+   for a ``servers`` demand the state counts servers instead. The annual cost of one server
+   (P x price) and the uptime become exact integers.
+2. Group candidates by P per server. All servers of a group weigh the same, so the cheapest n
+   servers of a group are its cheapest n: the group cost f(n) is convex piecewise linear, and
+   among equally priced clusters (a price class) the fewest clusters holding the marginal servers
+   is the count of largest free sizes that reach them. An optimal cover is minimal (dropping a
+   server lowers cost or excess), so n <= ceil(target / weight) and the final total lies in a
+   band [target, target + largest weight).
+3. Lagrangian windows. The LP relaxation (fill the target by price per unit) gives a multiplier
    lambda and a lower bound LB; for any cover, cost - LB = sum over groups of delta_g(n_g) +
-   lambda x excess, with each delta_g >= 0 and convex. For a gap budget B, each group's n lies in
-   an interval (its window), partial sums above B are pruned and the final total lies in a band
-   just above the target. The budget is accepted once the best cover found has gap <= B: every
-   cover left out has gap > B and is strictly dearer, so the result is exact. B starts at 1/256
-   of the greedy cover's gap and grows x8; at the greedy gap the greedy cover is inside.
+   lambda x excess, each delta_g >= 0 and convex. For a gap budget B, each group's n lies in an
+   interval (its window) and partial covers whose deltas sum above B are pruned. A run is exact
+   once its best cover has gap <= B (every cover left out is dearer), or when nothing was pruned
+   and a budget of that gap would give the same windows (nothing cheaper was left out). B starts
+   at 1 and grows x8 (capped at the gap found, then at the greedy cover's gap, which always
+   holds a cover), so a run is cheap when the optimum is near the bound.
 4. Dynamic programme over the groups (numpy, exact integers): state = units covered so far,
-   value = (reduced cost, clusters) packed into one integer, reduced cost x M + clusters. Each
-   group is a min-plus convolution over its window, one vectorised shift-add-min per n. The
-   integer type is the narrowest that holds the budget (int16 when prices are flat, int64, or
-   Python integers as a last resort). The first group costs nothing (one source state) and the
-   last only its band.
+   value = reduced cost x M + clusters (one integer orders both). Each group is a min-plus
+   convolution over its window, one vectorised add-and-min per n. After some groups only
+   multiples of the gcd of their weights are reachable, so states are stored on that grid (H20
+   and A800 ratings share a factor of 8 units or more: an array that many times smaller). The
+   order of the groups minimises passes x states: a shortest path over subsets of groups. The
+   integer type is the narrowest that holds the budget (int16 when prices are flat; int32,
+   int64 or Python integers as needed).
 5. The final state minimising (cost, excess, clusters) gives the optimum of keys 1-3.
 6. Walk back every tight edge from that state: a DAG of all covers that tie on keys 1-3. On it,
-   maximise the P-weighted uptime exactly (Dinkelbach steps with integer ratios; with a P demand
+   maximise the P-weighted uptime exactly (Dinkelbach steps on integer ratios; with a P demand
    the total P is fixed, so one step settles it). Which clusters of a marginal price class take
-   the servers is solved exactly per (group, n) by ``_pick_in_class``.
+   the servers is solved exactly per (group, n) by ``_PriceClass.pick``.
 7. Tie-break on the DAG of covers tying on keys 1-4: fix the smallest cluster id that a
    remaining cover can use next, drop edges that cannot, repeat; then the same for server counts.
 
-Complexity, with U target units, G groups and windows W_g (<= U / weight_g + 1): steps 1-3 take
-O(N log N + sum_g U / weight_g) for N candidates; step 4 takes O(sum over middle groups of
-W_g x U) element operations in numpy; steps 6-7 are proportional to the tie DAG, a few nodes
-unless prices tie across groups. When prices differ the windows are a few servers wide and the
-best offer of 2,000 candidates and 2,000 P takes milliseconds; flat prices (the same price per P
-everywhere, so the windows span every n) are the hardest case. Figures: ``benchmarks/solver.py``.
+Complexity, for N candidates, G groups, U target units and windows W_g <= U / weight_g + 1:
+steps 1-3 take O(N log N + sum_g U / weight_g) per budget, step 4 O(sum_g W_g x U / unit_g)
+vectorised cell updates (unit_g the grid before group g) plus O(2^G x G) to order the groups,
+and steps 6-7 time proportional to the tie DAG, a few nodes unless prices tie across groups.
+When prices differ the windows are a few servers wide and the optimum takes milliseconds; flat
+prices (one price per P everywhere: every window spans every n) are the hard case. With 2,000
+candidates in 6 groups and 2,000 P the best offer takes about 15-35 ms (limit=1); figures for
+several sizes and price regimes come from ``benchmarks/solver.py``. ``_PriceClass.pick`` is
+exponential only in contrived cases (one price class holding many clusters of many different
+free sizes).
 """
 
 from __future__ import annotations
@@ -345,7 +353,8 @@ class _PriceClass:
         self.members = members
         self.frees = sorted((item.free for item in members), reverse=True)
         self.reach = list(accumulate(self.frees))  # most servers on the j largest clusters
-        self._by_free: dict[int, list[_Item]] | None = None
+        self._by_free: dict[int, list[_Item]] | None = None  # by free size, best uptime first
+        self._fill_rank: dict[int, int] = {}  # cluster id -> order of extra servers
 
     def pick(self, k: int) -> tuple[int, dict[int, int]]:
         """Place k servers: fewest clusters, then best uptime, then smallest ids and counts.
@@ -363,6 +372,8 @@ class _PriceClass:
             self._by_free = {}
             for item in sorted(self.members, key=lambda it: (-it.uptime, it.cluster_id)):
                 self._by_free.setdefault(item.free, []).append(item)
+            fill_order = sorted(self.members, key=lambda it: (-it.uptime, -it.cluster_id))
+            self._fill_rank = {item.cluster_id: rank for rank, item in enumerate(fill_order)}
         by_free = self._by_free
         frees = self.frees
         m = bisect_left(self.reach, k) + 1
@@ -377,13 +388,17 @@ class _PriceClass:
             index, left, capacity, counts = stack.pop()
             if left == 0:
                 chosen = [it for v, a in zip(sizes, counts, strict=False) for it in by_free[v][:a]]
-                servers = {it.cluster_id: 1 for it in chosen}
+                chosen.sort(key=lambda it: self._fill_rank[it.cluster_id])
                 extra = k - m
-                for it in sorted(chosen, key=lambda it: (-it.uptime, -it.cluster_id)):
+                servers = {}
+                uptime_sum = 0
+                for it in chosen:
                     add = min(it.free - 1, extra)
-                    servers[it.cluster_id] += add
                     extra -= add
-                uptime_sum = sum(servers[it.cluster_id] * it.uptime for it in chosen)
+                    servers[it.cluster_id] = 1 + add
+                    uptime_sum += (1 + add) * it.uptime
+                if best is not None and -uptime_sum > best[0]:
+                    continue
                 ids = tuple(sorted(servers))
                 key = (-uptime_sum, ids, tuple(servers[cid] for cid in ids))
                 if best is None or key < best:
@@ -477,16 +492,22 @@ def _best_split(instance: _Instance) -> dict[int, int] | None:
     while True:
         windows = [delta.window(budget) for delta in deltas]
         run = _run(instance, groups, deltas, windows, budget, modulus, numer)
-        # Exact when no cover as cheap as the one found was left out: either it is within the
-        # budget, or a budget of its gap would explore the same windows and nothing was pruned.
-        if run is not None and (
-            run.reduced <= budget
-            or (not run.pruned and [d.window(run.reduced) for d in deltas] == windows)
-        ):
-            return _resolve_ties(run)
+        if run is not None:
+            if run.reduced <= budget:
+                return _resolve_ties(run)  # every cover left out is dearer
+            wider = [delta.window(run.reduced) for delta in deltas]
+            if not run.pruned and wider == windows:
+                return _resolve_ties(run)  # a budget of its gap would explore the same covers
+            if _passes(wider) <= 2 * _passes(windows):
+                budget = run.reduced  # hardly wider: one last run at the gap found is exact
+                continue
         if budget >= greedy_gap:  # the greedy cover lies inside this budget's windows
             raise RuntimeError("matching: no cover inside the greedy gap; this is a bug")
         budget = min(greedy_gap if run is None else run.reduced, budget * _BUDGET_GROWTH)
+
+
+def _passes(windows: list[tuple[int, int]]) -> int:
+    return sum(hi - lo + 1 for lo, hi in windows)
 
 
 def _class_takes(group: _Group) -> list[int]:

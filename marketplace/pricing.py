@@ -2,9 +2,9 @@
 
 Amounts are CNY ``Decimal``, quantised at two points, through ``accounts.money``: the annual price
 and the term total, to the fen, half-up. The blended rate is a rate, not an amount: six places
-(``RATE_DECIMAL_PLACES``), half-up, from its exact value. The
-term total is computed from the rounded annual price, so a quote reads consistently:
-``total_price = annual_price x term_months / 12``, to the fen.
+(``RATE_DECIMAL_PLACES``), half-up, from its exact value. The term total is computed from the
+rounded annual price, so a quote reads consistently: ``total_price = annual_price x term_months
+/ 12``, to the fen.
 """
 
 from collections.abc import Sequence

@@ -57,8 +57,8 @@ def request_spec(capacity_request: CapacityRequest) -> RequestSpec:
 def statically_eligible(spec: RequestSpec) -> QuerySet[Cluster]:
     """Marketable clusters that pass every rule that needs no capacity figure.
 
-    The same rules, explained one by one, are ``marketplace.eligibility.static_reasons``; a test
-    holds the two to each other.
+    The same rules, one by one, are ``marketplace.eligibility.static_reason_codes``; a test holds
+    the two to each other.
     """
     queryset = (
         marketable_clusters()

@@ -25,12 +25,14 @@ from inventory.models import Allocation, AllocationKind, Cluster, GpuModel, Regi
 from inventory.selectors import marketable_clusters
 from marketplace import matching, sizing
 from marketplace.eligibility import (
-    MARKET_TOO_SMALL,
-    OUTRANKED,
     ClusterFacts,
+    Reason,
     Rejection,
-    capacity_reasons,
-    static_reasons,
+    RequestSpec,
+    capacity_reason_codes,
+    explained,
+    reason_codes,
+    static_reason_codes,
 )
 from marketplace.models import (
     CapacityRequest,
@@ -151,18 +153,38 @@ def _supersede_open_quotes(capacity_request: CapacityRequest) -> None:
 
 # --- Matching and quotes --------------------------------------------------------------------
 @dataclass
-class MatchResult:
-    quotes: list[Quote]
-    # Every visible cluster not used by an offer, with why; closest candidates first.
-    rejections: list[tuple[int, list[Rejection]]] = field(default_factory=list)
+class Rejections:
+    """Every visible cluster not used by an offer, with its reason codes, closest first
+    (fewest reasons, then cheapest). Messages are written only for the rows shown."""
+
+    spec: RequestSpec
+    facts: dict[int, ClusterFacts]
+    rows: list[tuple[int, list[Reason]]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.rows)
 
     @property
     def summary(self) -> dict[str, int]:
         counts: dict[str, int] = {}
-        for _, reasons in self.rejections:
-            for reason in reasons:
-                counts[reason.code.value] = counts.get(reason.code.value, 0) + 1
+        for _, codes in self.rows:
+            for code in codes:
+                counts[code.value] = counts.get(code.value, 0) + 1
         return counts
+
+    def explain(
+        self, rows: Sequence[tuple[int, list[Reason]]]
+    ) -> list[tuple[int, list[Rejection]]]:
+        return [
+            (cluster_id, explained(self.spec, self.facts[cluster_id], codes))
+            for cluster_id, codes in rows
+        ]
+
+
+@dataclass
+class MatchResult:
+    quotes: list[Quote]
+    rejections: Rejections
 
 
 def _demand(capacity_request: CapacityRequest) -> matching.Demand:
@@ -173,20 +195,15 @@ def _demand(capacity_request: CapacityRequest) -> matching.Demand:
     )
 
 
-def _rejections(
-    facts: Sequence[ClusterFacts], spec, used: set[int]
-) -> list[tuple[int, list[Rejection]]]:
-    fallback = OUTRANKED if used else MARKET_TOO_SMALL
-    rejected = []
-    for fact in facts:
-        if fact.cluster_id in used:
-            continue
-        reasons = static_reasons(spec, fact) or capacity_reasons(spec, fact) or [fallback]
-        rejected.append((fact.cluster_id, reasons))
-    # Closest first: fewest reasons, then cheapest.
-    price = {fact.cluster_id: fact.price_per_p_year for fact in facts}
-    rejected.sort(key=lambda item: (len(item[1]), price[item[0]], item[0]))
-    return rejected
+def _rejections(facts: Sequence[ClusterFacts], spec: RequestSpec, used: set[int]) -> Rejections:
+    rows = [
+        (fact.cluster_id, reason_codes(spec, fact, any_offer=bool(used)))
+        for fact in facts
+        if fact.cluster_id not in used
+    ]
+    by_id = {fact.cluster_id: fact for fact in facts}
+    rows.sort(key=lambda row: (len(row[1]), by_id[row[0]].price_per_p_year, row[0]))
+    return Rejections(spec=spec, facts=by_id, rows=rows)
 
 
 def quotes_generate(
@@ -237,8 +254,8 @@ def _quotes_generate_once(
             )
             for fact in facts
             if (fact.free_servers or 0) > 0
-            and not static_reasons(spec, fact)
-            and not capacity_reasons(spec, fact)
+            and not static_reason_codes(spec, fact)
+            and not capacity_reason_codes(spec, fact)
         ]
         offers = matching.match(_demand(locked), candidates, limit=settings.QUOTES_PER_REQUEST)
         by_id = {fact.cluster_id: fact for fact in facts}
@@ -313,7 +330,7 @@ def _quote_create(
 
 def request_rejections(
     *, capacity_request: CapacityRequest, now: datetime | None = None
-) -> list[tuple[int, list[Rejection]]]:
+) -> Rejections:
     """Why each visible cluster cannot serve the request now (clusters in its open quotes are
     left out). Reads only."""
     spec = request_spec(capacity_request)
