@@ -51,7 +51,7 @@ class RequestSpec:
     servers: int | None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built for every cluster on every quote run, so cheap
 class ClusterFacts:
     cluster_id: int
     gpu_code: str

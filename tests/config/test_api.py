@@ -53,14 +53,18 @@ def test_home_page_renders(client):
 def test_seed_demo_is_idempotent():
     from accounts.models import Organization, User
     from inventory.models import Allocation, Cluster, Outage
+    from marketplace.models import CapacityRequest, Contract, Quote
+
+    models = (User, Organization, Cluster, Allocation, Outage, CapacityRequest, Quote, Contract)
 
     def counts():
-        return [m.objects.count() for m in (User, Organization, Cluster, Allocation, Outage)]
+        return [m.objects.count() for m in models]
 
     call_command("seed_demo")
     first = counts()
     call_command("seed_demo")
     assert counts() == first
     assert Cluster.objects.filter(status="listed").count() >= 4
+    assert set(Contract.objects.values_list("status", flat=True)) == {"active", "pending_approval"}
     assert Organization.objects.get(name="Hefei Compute Co.").is_verified
     assert User.objects.get(username="admin").is_staff
