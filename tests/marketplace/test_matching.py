@@ -307,9 +307,9 @@ def test_servers_demand_ranks_by_p_weighted_uptime_not_by_the_uptime_sum(small_i
     assert best.uptime == Decimal("99.500000")
 
 
-def test_first_offer_is_exact_when_the_first_lagrangian_window_holds_only_a_dearer_cover():
-    # Found by a random search: the first window's best cover has a gap between the budget and
-    # twice it, and a cheaper cover lies outside; the engine must widen the window and re-run.
+def test_first_offer_matches_the_reference_dp_on_an_instance_an_earlier_window_schedule_missed():
+    # Found by a random search: a first Lagrangian window whose best cover was dearer than one
+    # outside it, accepted by an earlier version without widening the window.
     rows = [
         (397, 1, "4.992", "125000.50", "99.00"),
         (482, 2, "15.832", "119500", "99.00"),
@@ -535,6 +535,24 @@ def reference_best(demand, candidates):
         used,
         Fraction(uptime, 100_000) / total_p,
     )
+
+
+def test_first_offer_is_exact_when_a_window_pruned_partial_covers_that_a_wider_one_keeps():
+    # Found by a random search: near-flat prices; the budget pruned partial covers although a
+    # larger budget would give the same windows, so the engine must re-run, not accept.
+    rows = [
+        (469, 3, "2.368", "120000", "99.90"),
+        (2, 1, "4.992", "119999.99", "100"),
+        (124, 6, "5.864", "120000", "99.90"),
+        (37, 1, "15.832", "120000", "99.00"),
+        (354, 3, "5.864", "119999.99", "100"),
+        (138, 4, "4.992", "119999.99", "99.00"),
+        (201, 2, "15.832", "120000.01", "99.90"),
+    ]
+    candidates = [cluster(cid, free, Decimal(p), price, up) for cid, free, p, price, up in rows]
+    demand = split(min_p="68.815")
+    [best] = match(demand, candidates, limit=1)
+    assert key_of(demand, candidates, allocation_of(best))[:4] == reference_best(demand, candidates)
 
 
 def test_first_offer_matches_the_reference_dp_with_many_rating_groups():
