@@ -7,6 +7,7 @@ from inventory.models import (
     Outage,
     OutageCorrection,
     Region,
+    UsageStep,
 )
 
 
@@ -117,4 +118,23 @@ class OutageCorrectionAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(UsageStep)
+class UsageStepAdmin(admin.ModelAdmin):
+    """Derived from the ledger by the services; shown for diagnosis, never edited."""
+
+    list_display = ["cluster", "start", "end", "used"]
+    list_select_related = ["cluster"]
+    search_fields = ["cluster__name"]
+    date_hierarchy = "start"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
