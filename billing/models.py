@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from accounts.errors import DomainError
 from accounts.models import Organization
 from inventory.models import Outage
 from marketplace.models import Contract, money_field
@@ -44,6 +45,34 @@ class InvoiceStatus(models.TextChoices):
     OVERDUE = "overdue", "Overdue"  # past its due date, unpaid
     PAID = "paid", "Paid"  # paid in full (terminal)
     VOID = "void", "Void"  # cancelled by a full credit note (terminal)
+
+
+class FinalisedInvoiceError(DomainError):
+    """Something tried to change what a finalised invoice says. Corrections are credit notes."""
+
+    code = "invoice_finalised"
+    status = 409
+
+
+# What a finalised invoice says and may never change (status and payment progress still move).
+INVOICE_FINANCIAL_FIELDS = (
+    "customer_id",
+    "contract_id",
+    "period_index",
+    "period_start",
+    "period_end",
+    "number",
+    "currency",
+    "subtotal",
+    "tax",
+    "total",
+    "issue_date",
+    "due_date",
+)
+
+
+def _stored_status(model, pk) -> str | None:
+    return model.objects.filter(pk=pk).values_list("status", flat=True).first()
 
 
 class Invoice(models.Model):
@@ -103,6 +132,19 @@ class Invoice(models.Model):
     def __str__(self) -> str:
         return self.number or f"Draft invoice {self.pk}"
 
+    # The issue demands that finalised invoices refuse edits at the model layer, so this is the
+    # one ``save()`` override in the project: a guard, no business logic. Services are the only
+    # writers; this catches anything else (admin, shell, a stray ``save()``). It reads the
+    # stored row only when a financial field may be written. ``QuerySet.update()`` bypasses it.
+    def save(self, *args, **kwargs):
+        self._refuse_financial_changes(kwargs.get("update_fields"))
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if self.pk and _stored_status(Invoice, self.pk) not in (None, InvoiceStatus.DRAFT):
+            raise FinalisedInvoiceError(f"Invoice {self} is finalised and cannot be deleted.")
+        return super().delete(*args, **kwargs)
+
     @property
     def is_finalised(self) -> bool:
         return self.status != InvoiceStatus.DRAFT
@@ -110,6 +152,25 @@ class Invoice(models.Model):
     @property
     def amount_due(self):
         return self.total - self.amount_paid
+
+    def _refuse_financial_changes(self, update_fields) -> None:
+        if self._state.adding or self.pk is None:
+            return
+        fields = INVOICE_FINANCIAL_FIELDS
+        if update_fields is not None:
+            named = {self._meta.get_field(name).attname for name in update_fields}
+            fields = tuple(field for field in fields if field in named)
+        if not fields:
+            return
+        stored = Invoice.objects.filter(pk=self.pk).values("status", *fields).first()
+        if stored is None or stored["status"] == InvoiceStatus.DRAFT:
+            return
+        changed = [field for field in fields if getattr(self, field) != stored[field]]
+        if changed:
+            raise FinalisedInvoiceError(
+                f"Invoice {self} is finalised; {', '.join(changed)} cannot change. "
+                "Issue a credit note instead."
+            )
 
 
 class InvoiceLineKind(models.TextChoices):
@@ -138,6 +199,20 @@ class InvoiceLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount}"
+
+    # Part of the finalised-invoice guard above: a finalised invoice's lines never change.
+    def save(self, *args, **kwargs):
+        self._refuse_if_finalised()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        self._refuse_if_finalised()
+        return super().delete(*args, **kwargs)
+
+    def _refuse_if_finalised(self) -> None:
+        status = _stored_status(Invoice, self.invoice_id)
+        if status not in (None, InvoiceStatus.DRAFT):
+            raise FinalisedInvoiceError("The lines of a finalised invoice cannot change.")
 
 
 class SlaCredit(models.Model):

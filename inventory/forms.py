@@ -5,7 +5,11 @@ from inventory.models import GpuModel, Interconnect, Region
 
 class ClusterSearchForm(forms.Form):
     gpu_model = forms.ModelChoiceField(
-        GpuModel.objects.all(), to_field_name="code", required=False, empty_label="Any GPU"
+        GpuModel.objects.all(),
+        to_field_name="code",
+        required=False,
+        empty_label="Any GPU",
+        label="GPU model",
     )
     region = forms.ModelChoiceField(
         Region.objects.all(), to_field_name="code", required=False, empty_label="Any region"
