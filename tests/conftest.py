@@ -1,3 +1,5 @@
+import importlib
+
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
@@ -85,3 +87,19 @@ def provider_client(provider_user) -> APIClient:
 @pytest.fixture
 def staff_client(staff_user) -> APIClient:
     return client_for(staff_user)
+
+
+@pytest.fixture(autouse=True)
+def _reference_data_for_transactional_tests(request):
+    """Transactional tests flush every table when they end, data migrations' rows included
+    (GPU catalog, regions); put those rows back before each such test."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction"):
+        yield
+        return
+    request.getfixturevalue("transactional_db")
+    from django.apps import apps as django_apps
+
+    catalog = importlib.import_module("inventory.migrations.0002_catalog_and_regions")
+    catalog.load(django_apps, None)
+    yield
