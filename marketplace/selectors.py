@@ -11,7 +11,12 @@ from accounts.models import User
 from accounts.money import TFLOPS_PER_P
 from accounts.selectors import is_platform_admin, organization_of, scope_to_organization
 from inventory.models import Cluster
-from inventory.selectors import free_servers, marketable_clusters, uptime_by_cluster_id
+from inventory.selectors import (
+    fast_rows,
+    free_servers,
+    marketable_clusters,
+    uptime_by_cluster_id,
+)
 from marketplace.eligibility import ACCEPTED_INTERCONNECTS, ClusterFacts, RequestSpec
 from marketplace.models import CapacityRequest, Contract, ContractLine, ContractStatus, Quote
 
@@ -84,18 +89,20 @@ def cluster_facts(
     pass the static rules, and the measured uptime of those with servers free. Three queries,
     whatever the number of clusters."""
     free = free_servers(statically_eligible(spec), start=spec.start, end=spec.end, now=now)
-    rows = marketable_clusters().values_list(
-        "id",
-        "gpu_model__code",
-        "region__code",
-        "interconnect",
-        "price_per_p_year",
-        "min_term_months",
-        "available_from",
-        "available_until",
-        "gpus_per_server",
-        "gpu_model__fp16_sparse_tflops",
-        "server_count",
+    rows = fast_rows(
+        marketable_clusters().values_list(
+            "id",
+            "gpu_model__code",
+            "region__code",
+            "interconnect",
+            "price_per_p_year",
+            "min_term_months",
+            "available_from",
+            "available_until",
+            "gpus_per_server",
+            "gpu_model__fp16_sparse_tflops",
+            "server_count",
+        )
     )
     facts, sizes = [], {}
     for (
