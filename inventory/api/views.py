@@ -7,6 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 
+from accounts.api.idempotency import idempotent
 from accounts.api.permissions import IsProvider
 from accounts.errors import InvalidInput, PermissionDeniedError
 from accounts.selectors import organization_of
@@ -191,6 +192,7 @@ class ClusterViewSet(
 
     @extend_schema(request=MaintenanceSerializer, responses={201: AllocationSerializer})
     @action(detail=True, methods=["post"])
+    @idempotent
     def maintenance(self, request, pk=None):
         """Block servers for planned maintenance (refused where they are sold or held)."""
         cluster = self._owned(self.get_object())

@@ -165,6 +165,7 @@ class ContractViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     @extend_schema(request=ReasonSerializer, responses=ContractSerializer)
     @action(detail=True, methods=["post"])
+    @idempotent
     def cancel(self, request, pk=None):
         """Withdraw before the start date (the customer, or an admin)."""
         contract = self.get_object()
