@@ -211,7 +211,13 @@ class UsageStep(models.Model):
 
     class Meta:
         ordering = ["cluster_id", "start"]
-        indexes = [models.Index(fields=["cluster", "start"], name="usagestep_cluster_start")]
+        indexes = [
+            models.Index(fields=["cluster", "start"], name="usagestep_cluster_start"),
+            # Search reads (cluster, used) of the steps overlapping a window: index-only scans.
+            models.Index(
+                fields=["start"], include=["end", "cluster", "used"], name="usagestep_window"
+            ),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(end__gt=F("start")), name="step_end_after_start"),
             models.CheckConstraint(condition=Q(used__gte=1), name="step_used_gte_1"),
