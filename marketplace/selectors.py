@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Count, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from accounts.models import User
@@ -17,7 +17,7 @@ from inventory.selectors import (
     marketable_clusters,
     uptime_by_cluster_id,
 )
-from marketplace.eligibility import ACCEPTED_INTERCONNECTS, ClusterFacts, RequestSpec
+from marketplace.eligibility import ACCEPTED_INTERCONNECTS, ClusterFacts, Reason, RequestSpec
 from marketplace.models import CapacityRequest, Contract, ContractLine, ContractStatus, Quote
 
 
@@ -59,51 +59,86 @@ def request_spec(capacity_request: CapacityRequest) -> RequestSpec:
     )
 
 
-def statically_eligible(spec: RequestSpec) -> QuerySet[Cluster]:
-    """Marketable clusters that pass every rule that needs no capacity figure.
+def static_reason_conditions(spec: RequestSpec) -> dict[Reason, Q]:
+    """Each static rule as a condition that is true when a cluster FAILS it.
 
-    The same rules, one by one, are ``marketplace.eligibility.static_reason_codes``; a test holds
+    The same rules, explained, are ``marketplace.eligibility.static_reason_codes``; a test holds
     the two to each other.
     """
-    queryset = (
-        marketable_clusters()
-        .filter(
-            gpu_model__code__in=sorted(spec.gpu_codes),
-            interconnect__in=sorted(ACCEPTED_INTERCONNECTS[spec.interconnect]),
-            min_term_months__lte=spec.term_months,
-            available_from__lte=spec.start,
-        )
-        .filter(Q(available_until__isnull=True) | Q(available_until__gte=spec.end))
-    )
+    conditions = {
+        Reason.GPU_MODEL: ~Q(gpu_model__code__in=sorted(spec.gpu_codes)),
+        Reason.INTERCONNECT: ~Q(interconnect__in=sorted(ACCEPTED_INTERCONNECTS[spec.interconnect])),
+        Reason.TERM_BELOW_MINIMUM: Q(min_term_months__gt=spec.term_months),
+        Reason.OUTSIDE_AVAILABILITY: Q(available_from__gt=spec.start)
+        | Q(available_until__isnull=False, available_until__lt=spec.end),
+    }
     if spec.region_codes:
-        queryset = queryset.filter(region__code__in=sorted(spec.region_codes))
+        conditions[Reason.REGION] = ~Q(region__code__in=sorted(spec.region_codes))
     if spec.max_price_per_p_year is not None:
-        queryset = queryset.filter(price_per_p_year__lte=spec.max_price_per_p_year)
-    return queryset
+        conditions[Reason.PRICE_ABOVE_MAX] = Q(price_per_p_year__gt=spec.max_price_per_p_year)
+    return conditions
 
 
-def cluster_facts(
-    spec: RequestSpec, *, now: datetime | None = None
-) -> tuple[list[ClusterFacts], dict[int, Decimal]]:
-    """Facts about every marketable cluster, with free servers over the term for those that
-    pass the static rules, and the measured uptime of those with servers free. Three queries,
-    whatever the number of clusters."""
-    free = free_servers(statically_eligible(spec), start=spec.start, end=spec.end, now=now)
-    rows = fast_rows(
-        marketable_clusters().values_list(
-            "id",
-            "gpu_model__code",
-            "region__code",
-            "interconnect",
-            "price_per_p_year",
-            "min_term_months",
-            "available_from",
-            "available_until",
-            "gpus_per_server",
-            "gpu_model__fp16_sparse_tflops",
-            "server_count",
-        )
+def _any(conditions: dict[Reason, Q]) -> Q:
+    combined = Q(pk__in=[])
+    for condition in conditions.values():
+        combined |= condition
+    return combined
+
+
+def statically_eligible(spec: RequestSpec) -> QuerySet[Cluster]:
+    """Marketable clusters that pass every rule that needs no capacity figure."""
+    return marketable_clusters().exclude(_any(static_reason_conditions(spec)))
+
+
+def statically_rejected(spec: RequestSpec) -> QuerySet[Cluster]:
+    """Marketable clusters that fail at least one static rule, closest first (fewest rules
+    failed, then cheapest), annotated with ``failed_rules``."""
+    conditions = static_reason_conditions(spec)
+    failed = sum(
+        (Case(When(condition, then=1), default=0) for condition in conditions.values()),
+        Value(0),
     )
+    return (
+        marketable_clusters()
+        .filter(_any(conditions))
+        .annotate(failed_rules=failed)
+        .order_by("failed_rules", "price_per_p_year", "id")
+    )
+
+
+def static_rejection_summary(spec: RequestSpec) -> tuple[int, dict[Reason, int]]:
+    """How many marketable clusters fail any static rule, and how many fail each: one
+    aggregate query."""
+    conditions = static_reason_conditions(spec)
+    counts = marketable_clusters().aggregate(
+        any_rule=Count("id", filter=_any(conditions)),
+        **{code.value: Count("id", filter=condition) for code, condition in conditions.items()},
+    )
+    total = counts.pop("any_rule")
+    return total, {Reason(code): count for code, count in counts.items() if count}
+
+
+FACT_COLUMNS = (
+    "id",
+    "gpu_model__code",
+    "region__code",
+    "interconnect",
+    "price_per_p_year",
+    "min_term_months",
+    "available_from",
+    "available_until",
+    "gpus_per_server",
+    "gpu_model__fp16_sparse_tflops",
+    "server_count",
+)
+
+
+def facts_of(
+    clusters: QuerySet[Cluster], free: dict[int, int] | None = None
+) -> tuple[list[ClusterFacts], dict[int, int]]:
+    """ClusterFacts for these clusters (one query), and their sizes by id."""
+    free = free or {}
     facts, sizes = [], {}
     for (
         pk,
@@ -117,7 +152,7 @@ def cluster_facts(
         gpus,
         sparse,
         server_count,
-    ) in rows:
+    ) in fast_rows(clusters.values_list(*FACT_COLUMNS)):
         facts.append(
             ClusterFacts(
                 cluster_id=pk,
@@ -132,9 +167,22 @@ def cluster_facts(
                 free_servers=free.get(pk),
             )
         )
-        if free.get(pk, 0) > 0:
-            sizes[pk] = server_count
-    return facts, uptime_by_cluster_id(sizes, now=now)
+        sizes[pk] = server_count
+    return facts, sizes
+
+
+def cluster_facts(
+    spec: RequestSpec, *, now: datetime | None = None
+) -> tuple[list[ClusterFacts], dict[int, Decimal]]:
+    """Facts about the clusters that pass every static rule, with their free servers over the
+    term, and the measured uptime of those with servers free. Three queries, whatever the
+    number of clusters. (Clusters that fail a static rule are read only when shown:
+    ``statically_rejected``.)"""
+    eligible = statically_eligible(spec)
+    free = free_servers(eligible, start=spec.start, end=spec.end, now=now, narrow=True)
+    facts, sizes = facts_of(eligible, free)
+    with_free = {pk: size for pk, size in sizes.items() if free.get(pk, 0) > 0}
+    return facts, uptime_by_cluster_id(with_free, now=now)
 
 
 # --- Market view ----------------------------------------------------------------------------

@@ -8,13 +8,14 @@ clusters' row locks, so nobody can take them in between.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.db import OperationalError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.errors import DomainError, InvalidInput, PermissionDeniedError
@@ -47,7 +48,14 @@ from marketplace.models import (
     RequestStatus,
 )
 from marketplace.pricing import PricedLine, price_quote
-from marketplace.selectors import cluster_facts, median_ask_by_gpu, request_spec
+from marketplace.selectors import (
+    cluster_facts,
+    facts_of,
+    median_ask_by_gpu,
+    request_spec,
+    static_rejection_summary,
+    statically_rejected,
+)
 
 MAX_TERM_MONTHS = 60
 HOLD_ATTEMPTS = 3
@@ -154,31 +162,49 @@ def _supersede_open_quotes(capacity_request: CapacityRequest) -> None:
 # --- Matching and quotes --------------------------------------------------------------------
 @dataclass
 class Rejections:
-    """Every visible cluster not used by an offer, with its reason codes, closest first
-    (fewest reasons, then cheapest). Messages are written only for the rows shown."""
+    """Every visible cluster not used by an offer, with its reasons, closest first: clusters
+    that qualified but were not needed (or could not cover the demand) first, then those that
+    fail a static rule, by rules failed and price. Only the rows shown are read and explained;
+    the rest are counted in SQL. Supports ``len()`` and slicing, so it paginates."""
 
     spec: RequestSpec
-    facts: dict[int, ClusterFacts]
-    rows: list[tuple[int, list[Reason]]] = field(default_factory=list)
+    facts: dict[int, ClusterFacts]  # the clusters that passed the static rules
+    unused: list[tuple[int, list[Reason]]]  # of those, the ones no offer uses
+    static: QuerySet  # clusters failing a static rule, closest first
+    static_count: int
+    static_summary: dict[Reason, int]
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self.unused) + self.static_count
+
+    def count(self) -> int:
+        return len(self)
 
     @property
     def summary(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for _, codes in self.rows:
+        counts = {code.value: n for code, n in self.static_summary.items()}
+        for _, codes in self.unused:
             for code in codes:
                 counts[code.value] = counts.get(code.value, 0) + 1
         return counts
 
-    def explain(
-        self, rows: Sequence[tuple[int, list[Reason]]]
-    ) -> list[tuple[int, list[Rejection]]]:
-        return [
+    def __getitem__(self, window: slice) -> list[tuple[int, list[Rejection]]]:
+        start, stop, _ = window.indices(len(self))
+        rows = [
             (cluster_id, explained(self.spec, self.facts[cluster_id], codes))
-            for cluster_id, codes in rows
+            for cluster_id, codes in self.unused[start:stop]
         ]
+        first = max(start - len(self.unused), 0)
+        last = stop - len(self.unused)
+        if last > first:
+            ids = list(self.static.values_list("pk", flat=True)[first:last])
+            facts, _ = facts_of(Cluster.objects.filter(pk__in=ids))
+            by_id = {fact.cluster_id: fact for fact in facts}
+            rows += [
+                (pk, explained(self.spec, by_id[pk], static_reason_codes(self.spec, by_id[pk])))
+                for pk in ids
+            ]
+        return rows
 
 
 @dataclass
@@ -196,14 +222,22 @@ def _demand(capacity_request: CapacityRequest) -> matching.Demand:
 
 
 def _rejections(facts: Sequence[ClusterFacts], spec: RequestSpec, used: set[int]) -> Rejections:
-    rows = [
+    unused = [
         (fact.cluster_id, reason_codes(spec, fact, any_offer=bool(used)))
         for fact in facts
         if fact.cluster_id not in used
     ]
     by_id = {fact.cluster_id: fact for fact in facts}
-    rows.sort(key=lambda row: (len(row[1]), by_id[row[0]].price_per_p_year, row[0]))
-    return Rejections(spec=spec, facts=by_id, rows=rows)
+    unused.sort(key=lambda row: (len(row[1]), by_id[row[0]].price_per_p_year, row[0]))
+    static_count, summary = static_rejection_summary(spec)
+    return Rejections(
+        spec=spec,
+        facts=by_id,
+        unused=unused,
+        static=statically_rejected(spec),
+        static_count=static_count,
+        static_summary=summary,
+    )
 
 
 def quotes_generate(
@@ -244,7 +278,7 @@ def _quotes_generate_once(
         _supersede_open_quotes(locked)
         spec = request_spec(capacity_request)
         facts, uptime = cluster_facts(spec, now=now)
-        candidates = [
+        candidates = [  # facts are of clusters that pass every static rule
             matching.Candidate(
                 cluster_id=fact.cluster_id,
                 free_servers=fact.free_servers or 0,
@@ -253,9 +287,7 @@ def _quotes_generate_once(
                 uptime=uptime.get(fact.cluster_id, Decimal(100)),
             )
             for fact in facts
-            if (fact.free_servers or 0) > 0
-            and not static_reason_codes(spec, fact)
-            and not capacity_reason_codes(spec, fact)
+            if (fact.free_servers or 0) > 0 and not capacity_reason_codes(spec, fact)
         ]
         offers = matching.match(_demand(locked), candidates, limit=settings.QUOTES_PER_REQUEST)
         by_id = {fact.cluster_id: fact for fact in facts}

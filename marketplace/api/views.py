@@ -91,9 +91,7 @@ class CapacityRequestViewSet(
         payload = {
             "request": capacity_request.pk,
             "quotes": QuoteSerializer(sorted(quotes, key=lambda q: q.rank), many=True).data,
-            "rejected": _rejected(
-                result.rejections.explain(result.rejections.rows[:REJECTIONS_SHOWN])
-            ),
+            "rejected": _rejected(result.rejections[:REJECTIONS_SHOWN]),
             "rejected_count": len(result.rejections),
             "rejection_summary": result.rejections.summary,
         }
@@ -105,8 +103,8 @@ class CapacityRequestViewSet(
         """Every visible cluster with the reasons it cannot serve this request now (paginated)."""
         capacity_request = self.get_object()
         rejections = services.request_rejections(capacity_request=capacity_request)
-        page = self.paginate_queryset(rejections.rows)
-        return self.get_paginated_response(_rejected(rejections.explain(page)))
+        page = self.paginate_queryset(rejections)
+        return self.get_paginated_response(_rejected(page))
 
     @extend_schema(request=None, responses=CapacityRequestSerializer)
     @action(detail=True, methods=["post"])

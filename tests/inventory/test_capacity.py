@@ -173,6 +173,8 @@ def test_sql_free_capacity_equals_the_pure_timeline(bookings, window):
     assert free_servers_from_ledger(Cluster.objects.all(), start=start, end=end) == {
         cluster.pk: expected
     }
+    narrow = free_servers(Cluster.objects.all(), start=start, end=end, narrow=True)
+    assert narrow == {cluster.pk: expected}
 
 
 @given(st.lists(st.tuples(windows, st.integers(1, 3)), max_size=8), windows)

@@ -6,8 +6,14 @@ from decimal import Decimal
 
 import pytest
 
+from inventory.selectors import marketable_clusters
 from marketplace.eligibility import Reason, RequestSpec, explain, static_reason_codes
-from marketplace.selectors import cluster_facts, statically_eligible
+from marketplace.selectors import (
+    facts_of,
+    static_rejection_summary,
+    statically_eligible,
+    statically_rejected,
+)
 from tests.factories import ClusterFactory, gpu, region
 
 pytestmark = pytest.mark.django_db
@@ -84,13 +90,18 @@ def test_sql_prefilter_and_python_reasons_agree(varied_market, fields, term):
         **fields,
     )
     eligible = set(statically_eligible(spec).values_list("pk", flat=True))
-    facts, _ = cluster_facts(spec)
+    failed = dict(statically_rejected(spec).values_list("pk", "failed_rules"))
+    facts, _ = facts_of(marketable_clusters())
     assert len(facts) == len(varied_market)
+    counts: dict[Reason, int] = {}
     for fact in facts:
         codes = static_reason_codes(spec, fact)
         assert (fact.cluster_id in eligible) == (not codes), (fact, codes)
+        assert failed.get(fact.cluster_id, 0) == len(codes)
         for code in codes:
+            counts[code] = counts.get(code, 0) + 1
             assert explain(spec, fact, code)
+    assert static_rejection_summary(spec) == (len(failed), counts)
 
 
 def test_every_reason_has_an_explanation():
