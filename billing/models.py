@@ -1,12 +1,15 @@
 """Invoices, payments, credit notes, provider payouts and their audit trail.
 
 Money: CNY ``Decimal`` to the fen, tax included unless a field says ``net``. Every total is the
-sum of its lines; ``net + tax == total`` on every invoice, line and credit note.
+sum of its lines; ``net + tax == total`` on every invoice, line and credit note. The check
+constraints round the sum to the fen: exact on PostgreSQL (numeric), and needed on SQLite, which
+adds decimals as binary floats (91,891,953.10 + 5,513,517.19 is not 97,405,470.29 there).
 """
 
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Round
 
 from accounts.errors import DomainError
 from accounts.models import Organization
@@ -120,7 +123,8 @@ class Invoice(models.Model):
                 name="one_live_invoice_per_contract_period",
             ),
             models.CheckConstraint(
-                condition=Q(total=F("subtotal") + F("tax")), name="invoice_total_is_net_plus_tax"
+                condition=Q(total=Round(F("subtotal") + F("tax"), 2)),
+                name="invoice_total_is_net_plus_tax",
             ),
             models.CheckConstraint(condition=Q(amount_paid__gte=0), name="invoice_paid_gte_0"),
             models.CheckConstraint(
@@ -193,7 +197,8 @@ class InvoiceLine(models.Model):
         ordering = ["invoice_id", "position", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(amount=F("net") + F("tax")), name="line_amount_is_net_plus_tax"
+                condition=Q(amount=Round(F("net") + F("tax"), 2)),
+                name="line_amount_is_net_plus_tax",
             )
         ]
 
@@ -257,7 +262,7 @@ class CreditNote(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="credit_note_positive"),
             models.CheckConstraint(
-                condition=Q(amount=F("net") + F("tax")), name="credit_note_net_plus_tax"
+                condition=Q(amount=Round(F("net") + F("tax"), 2)), name="credit_note_net_plus_tax"
             ),
         ]
 
@@ -420,7 +425,7 @@ class PayoutStatement(models.Model):
                 fields=["provider", "period_start"], name="one_statement_per_provider_month"
             ),
             models.CheckConstraint(
-                condition=Q(net=F("gross") - F("commission") - F("sla_withheld")),
+                condition=Q(net=Round(F("gross") - F("commission") - F("sla_withheld"), 2)),
                 name="payout_net_is_gross_less_deductions",
             ),
         ]
@@ -443,7 +448,7 @@ class PayoutLine(models.Model):
         ordering = ["statement_id", "contract_id", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(net=F("gross") - F("commission") - F("sla_withheld")),
+                condition=Q(net=Round(F("gross") - F("commission") - F("sla_withheld"), 2)),
                 name="payout_line_net",
             )
         ]

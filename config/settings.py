@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -93,6 +94,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Wait for the write lock rather than failing at once when a worker thread holds it.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# SQLite ignores the covering columns of PostgreSQL's INCLUDE indexes; nothing to do about it.
+SILENCED_SYSTEM_CHECKS = ["models.W040"]
 IS_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")
 
 # --- Cache (login rate limits) --------------------------------------------------------------
@@ -201,6 +204,8 @@ SPECTACULAR_SETTINGS = {
         "ContractStatusEnum": "marketplace.models.ContractStatus",
         "QuoteStatusEnum": "marketplace.models.QuoteStatus",
         "RequestStatusEnum": "marketplace.models.RequestStatus",
+        "PaymentStatusEnum": "billing.models.PaymentStatus",
+        "InvoiceStatusEnum": "billing.models.InvoiceStatus",
     },
 }
 
@@ -210,7 +215,7 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not CELERY_BROKER_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 if not CELERY_BROKER_URL:
-    CELERY_BROKER_URL = "memory://"
+    CELERY_BROKER_URL = "memory://localhost/"
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
@@ -225,6 +230,9 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "purge-expired-holds": {"task": "inventory.purge_expired_holds", "schedule": 15 * 60},
     "advance-contracts": {"task": "marketplace.advance_contracts", "schedule": 60 * 60},
+    "reconcile-payments": {"task": "billing.reconcile_payments", "schedule": 15 * 60},
+    # Issue due invoices, mark overdue, flag, collect and dun: once a day after midnight.
+    "billing-run-day": {"task": "billing.run_day", "schedule": crontab(hour=0, minute=30)},
 }
 
 # --- Domain settings ------------------------------------------------------------------------

@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("inventory.api.urls")),
     path("", include("marketplace.api.urls")),
+    path("", include("billing.api.urls")),
 ]
 
 urlpatterns = [

@@ -4,8 +4,10 @@ The command lives in the top app so it may call each lower app's seeding functio
 """
 
 from django.core.management.base import BaseCommand
+from django.test.utils import override_settings
 
 from accounts.demo import DEMO_LOGINS, seed_accounts
+from billing.demo import seed_billing
 from inventory.demo import seed_inventory
 from marketplace.demo import seed_market
 
@@ -14,9 +16,16 @@ class Command(BaseCommand):
     help = "Create (or keep) the demo organisations, users and data. Idempotent."
 
     def handle(self, *args, **options):
+        # Demo invoices would each print an "invoice issued" mail on the console backend and
+        # bury the logins below; the demo's mails go nowhere instead.
+        with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
+            self._seed()
+
+    def _seed(self):
         accounts = seed_accounts()
         inventory = seed_inventory(accounts)
         market = seed_market(accounts)
+        billing = seed_billing(market.contracts)
         self.stdout.write(
             f"Clusters: {len(inventory.clusters)} listed or drafted by {accounts.provider}."
         )
@@ -25,6 +34,11 @@ class Command(BaseCommand):
                 f"Contract {contract.pk}: {contract.total_p.normalize()} P, "
                 f"{contract.start_date} to {contract.end_date}, CNY {contract.total_price:,} "
                 f"({contract.status})."
+            )
+        for invoice in billing.invoices:
+            self.stdout.write(
+                f"Invoice {invoice.number}: {invoice.period_start} to {invoice.period_end}, "
+                f"CNY {invoice.total:,} ({invoice.status}, due {invoice.due_date})."
             )
         self.stdout.write(
             f"Open request {market.open_request.pk} with "

@@ -1,0 +1,24 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from billing.api import payment_views, views
+
+router = SimpleRouter()
+router.register("invoices", views.InvoiceViewSet, basename="invoice")
+router.register("payouts", views.PayoutViewSet, basename="payout")
+
+urlpatterns = [
+    path("invoices/export.csv", views.InvoiceExportView.as_view(), name="invoice-export"),
+    path("invoices/<int:pk>/pay/", payment_views.InvoicePayView.as_view(), name="invoice-pay"),
+    path(
+        "invoices/<int:pk>/mark-paid/",
+        payment_views.InvoiceMarkPaidView.as_view(),
+        name="invoice-mark-paid",
+    ),
+    path(
+        "billing/stripe/webhook/",
+        payment_views.StripeWebhookView.as_view(),
+        name="stripe-webhook",
+    ),
+    *router.urls,
+]

@@ -1,0 +1,53 @@
+"""Payment gateways behind one interface (``base.PaymentGateway``), chosen by settings: Stripe
+when ``STRIPE_API_KEY`` is set, otherwise the offline bank-transfer gateway (the embedded
+default). ``settings.PAYMENTS_GATEWAY`` is derived the same way."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from billing.gateways.bank_transfer import BankTransferGateway
+from billing.gateways.base import (
+    ChargeOutcome,
+    ChargeResult,
+    GatewayError,
+    PaymentGateway,
+    RefundResult,
+    SetupResult,
+)
+from billing.gateways.stripe_gateway import StripeGateway
+from billing.models import Gateway
+
+__all__ = [
+    "BankTransferGateway",
+    "ChargeOutcome",
+    "ChargeResult",
+    "GatewayError",
+    "PaymentGateway",
+    "RefundResult",
+    "SetupResult",
+    "StripeGateway",
+    "card_gateway",
+    "configured_gateway_name",
+    "get_gateway",
+]
+
+
+def configured_gateway_name() -> str:
+    return Gateway.STRIPE if settings.STRIPE_API_KEY else Gateway.BANK_TRANSFER
+
+
+def get_gateway(name: str | None = None) -> PaymentGateway:
+    """The gateway called ``name`` (a ``Gateway`` value), or the configured one."""
+    name = name or configured_gateway_name()
+    if name == Gateway.STRIPE:
+        return StripeGateway.from_settings()
+    if name == Gateway.BANK_TRANSFER:
+        return BankTransferGateway()
+    raise ValueError(f"unknown payment gateway {name!r}")
+
+
+def card_gateway() -> PaymentGateway | None:
+    """The gateway that charges saved cards, or None when card payments are not configured."""
+    gateway = get_gateway()
+    return gateway if gateway.can_charge else None

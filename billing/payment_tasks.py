@@ -1,0 +1,51 @@
+"""Celery entry points for payments: thin, idempotent, bounded, with time limits.
+
+Each task takes ids, re-fetches, returns quietly when the work is already done, and may run
+twice: the services claim their work under lock and call Stripe with keys derived from our rows.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from celery import shared_task
+from django.utils import timezone
+
+from billing import payments
+from billing.models import IN_FLIGHT
+
+
+class PaymentOutcomeUnknown(Exception):
+    """Stripe did not say how a charge ended (timeout, 5xx, 429): ask again later, same key."""
+
+
+@shared_task(
+    bind=True,
+    name="billing.charge_invoice",
+    autoretry_for=(PaymentOutcomeUnknown,),
+    max_retries=3,
+    retry_backoff=60,  # 60 s, 120 s, 240 s; then billing.reconcile_payments takes over
+    retry_backoff_max=600,
+    retry_jitter=False,
+    acks_late=True,
+    time_limit=180,
+    soft_time_limit=150,
+)
+def charge_invoice(self, invoice_id: int, on: str | None = None) -> str | None:
+    """One automatic collection attempt for an invoice, if due on ``on`` (ISO date; today by
+    default). A retry reconciles the same payment with the same idempotency key."""
+    today = date.fromisoformat(on) if on else timezone.localdate()
+    payment = payments.invoice_collect(invoice_id=invoice_id, today=today)
+    if payment is None:
+        return None
+    if payment.status in IN_FLIGHT:
+        raise PaymentOutcomeUnknown(f"payment {payment.pk} of invoice {invoice_id}")
+    return payment.status
+
+
+@shared_task(name="billing.reconcile_payments", acks_late=True, time_limit=900, soft_time_limit=840)
+def reconcile_payments(
+    older_than_seconds: int = payments.RECONCILE_AFTER_SECONDS,
+) -> dict[str, int]:
+    """Settle card payments left pending or unknown by asking Stripe with their own keys."""
+    return payments.reconcile_unknown(older_than_seconds=older_than_seconds)

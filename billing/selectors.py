@@ -1,0 +1,84 @@
+"""Reads of billing: which contracts are due, scoped invoice and payout lists, exports."""
+
+from datetime import date, timedelta
+
+from django.db.models import DateField, Exists, OuterRef, Prefetch, QuerySet, Value
+from django.db.models.functions import Coalesce, Least
+
+from accounts.models import User
+from accounts.selectors import is_platform_admin, scope_to_organization
+from billing.models import CreditNote, Invoice, InvoiceStatus, PayoutStatement
+from marketplace.models import Contract, ContractStatus
+
+# Contracts that may have periods to bill: running, about to run, or ended (late catch-up).
+BILLABLE_STATUSES = (
+    ContractStatus.APPROVED,
+    ContractStatus.ACTIVE,
+    ContractStatus.TERMINATED,
+    ContractStatus.COMPLETED,
+)
+
+
+def contracts_due_ids(*, today: date) -> list[int]:
+    """Ids of contracts with a billing period starting on or before ``today`` not yet invoiced.
+
+    Billing issues every period due by the run day at once, in order, so a contract is up to
+    date exactly when its latest due period has an invoice (of any status: a void invoice
+    closes its period too). That period is the current month's (it ends after the 1st of the
+    month) while the contract runs, or its last one (ending at the end of service) once it has
+    ended. Both come down to one test per contract, no schedule needed: is there an invoice
+    whose period ends on or after ``min(end of service, 2nd of this month)``? An anti-join on
+    the invoice's contract index over the contracts in the ``(status, start_date)`` index.
+    """
+    threshold = Least(
+        Coalesce(OuterRef("termination_date"), OuterRef("end_date")),
+        Value(today.replace(day=1) + timedelta(days=1), output_field=DateField()),
+        output_field=DateField(),
+    )
+    up_to_date = Invoice.objects.filter(contract_id=OuterRef("pk"), period_end__gte=threshold)
+    return list(
+        Contract.objects.filter(status__in=BILLABLE_STATUSES, start_date__lte=today)
+        .filter(~Exists(up_to_date))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def invoice_list(*, user: User | None) -> QuerySet[Invoice]:
+    """Customers see their finalised invoices (drafts are internal); admins see all."""
+    queryset = Invoice.objects.select_related("customer").prefetch_related(
+        "lines", Prefetch("credit_notes", queryset=CreditNote.objects.order_by("created_at"))
+    )
+    if not is_platform_admin(user):
+        queryset = queryset.exclude(status=InvoiceStatus.DRAFT)
+    return scope_to_organization(queryset, user=user, org_field="customer")
+
+
+def invoices_for_export(
+    *,
+    status: str | None = None,
+    issued_from: date | None = None,
+    issued_to: date | None = None,
+    customer_id: int | None = None,
+) -> QuerySet[Invoice]:
+    """Finalised invoices for the admins' CSV export, oldest first (no prefetch: streamed)."""
+    queryset = (
+        Invoice.objects.exclude(status=InvoiceStatus.DRAFT)
+        .select_related("customer")
+        .order_by("issue_date", "number")
+    )
+    if status:
+        queryset = queryset.filter(status=status)
+    if issued_from:
+        queryset = queryset.filter(issue_date__gte=issued_from)
+    if issued_to:
+        queryset = queryset.filter(issue_date__lte=issued_to)
+    if customer_id:
+        queryset = queryset.filter(customer_id=customer_id)
+    return queryset
+
+
+def payout_list(*, user: User | None) -> QuerySet[PayoutStatement]:
+    """Providers see their own statements; admins see all."""
+    queryset = PayoutStatement.objects.select_related("provider").prefetch_related("lines")
+    return scope_to_organization(queryset, user=user, org_field="provider")

@@ -1,0 +1,188 @@
+"""Provider payouts: what customers paid in the month, split by the contract's line values,
+less the platform's commission and the SLA credits of the provider's clusters."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import timezone
+
+from accounts.money import ZERO
+from billing import services
+from billing.models import BillingEvent, Invoice, PayoutStatement
+from billing.services import InvalidPayoutTransition
+from inventory.models import Outage
+from tests.billing.conftest import make_contract, new_customer
+from tests.conftest import client_for
+from tests.factories import ClusterFactory, ProviderFactory, member_of
+
+pytestmark = pytest.mark.django_db
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+MARCH, JULY = date(2027, 3, 1), date(2027, 7, 1)
+
+
+def this_month() -> date:
+    """Payments are dated when they are recorded, so statements are built for this month."""
+    return timezone.localdate().replace(day=1)
+
+
+def pay(invoice: Invoice) -> None:
+    services.invoice_apply_payment(invoice=invoice, amount=invoice.total, actor_label="test")
+
+
+@pytest.fixture
+def paid_july(customer, cluster, run_day):
+    """Two servers since March; 5 servers down 2 h in June (credit 87.53 on July's invoice);
+    July's invoice paid in full."""
+    contract = make_contract(customer, start=MARCH, stakes=[(cluster, 2)])
+    Outage.objects.create(
+        cluster=cluster,
+        start=datetime(2027, 6, 10, 8, tzinfo=SHANGHAI),
+        end=datetime(2027, 6, 10, 10, tzinfo=SHANGHAI),
+        servers_affected=5,
+        description="Switch fault",
+    )
+    run_day(JULY)
+    july = Invoice.objects.get(contract=contract, period_start=JULY)
+    pay(july)
+    return contract, july
+
+
+def test_a_statement_pays_the_provider_what_was_paid_less_commission_and_sla_credits(
+    provider, paid_july, settings
+):
+    contract, july = paid_july
+    assert july.total == Decimal("99752.47")  # 99,840.00 less the 87.53 credit
+
+    [statement] = services.payouts_build(month=this_month())
+
+    assert statement.provider == provider
+    assert statement.period_start == this_month()
+    assert statement.commission_rate == settings.PLATFORM_COMMISSION_RATE == Decimal("0.10")
+    assert statement.gross == Decimal("99840.00")
+    assert statement.commission == Decimal("9984.00")
+    assert statement.sla_withheld == Decimal("87.53")
+    assert statement.net == Decimal("89768.47")
+    # The customer paid exactly what the provider gets plus the platform's commission.
+    assert statement.net + statement.commission == july.total
+    [line] = statement.lines.all()
+    assert (line.contract, line.invoice, line.net) == (contract, july, statement.net)
+    assert july.number in line.description
+
+
+def test_a_payment_is_split_between_providers_by_their_lines_annual_value(customer, run_day):
+    first, second = ProviderFactory(name="Hefei Compute"), ProviderFactory(name="Wuhu DC")
+    a800 = ClusterFactory(provider=first, available_from=date(2020, 1, 1))  # 120,000 / P / yr
+    cheaper = ClusterFactory(
+        provider=second, available_from=date(2020, 1, 1), price_per_p_year=Decimal("100000")
+    )
+    # 1 x 4.992 P x 120,000 = 599,040 a year; 2 x 4.992 P x 100,000 = 998,400 a year.
+    contract = make_contract(customer, start=MARCH, stakes=[(a800, 1), (cheaper, 2)])
+    run_day(MARCH)
+    march = Invoice.objects.get(contract=contract)
+    assert march.total == Decimal("133120.00")
+    pay(march)
+
+    statements = {s.provider: s for s in services.payouts_build(month=this_month())}
+
+    assert statements[first].gross == Decimal("49920.00")  # 599,040 / 12
+    assert statements[second].gross == Decimal("83200.00")  # 998,400 / 12
+    assert statements[first].commission == Decimal("4992.00")
+    assert statements[second].net == Decimal("74880.00")
+
+
+def test_only_paid_invoices_count_and_building_again_changes_nothing(
+    provider, customer, cluster, paid_july, run_day
+):
+    other = make_contract(new_customer(), start=MARCH, stakes=[(cluster, 1)])
+    run_day(JULY)  # issued, unpaid: not in the statement
+    [first] = services.payouts_build(month=this_month())
+    [again] = services.payouts_build(month=this_month())
+    assert first.pk == again.pk
+    assert again.lines.count() == 1
+    assert not again.lines.filter(contract=other).exists()
+    assert PayoutStatement.objects.count() == 1
+    events = BillingEvent.objects.filter(subject="payout", subject_id=first.pk)
+    assert [(e.from_status, e.to_status) for e in events] == [("", "open")]
+
+
+def test_a_closed_statement_is_final(provider, cluster, paid_july, run_day, staff_user):
+    [statement] = services.payouts_build(month=this_month())
+    closed = services.payout_close(statement=statement, by=staff_user)
+    assert closed.status == "closed" and closed.closed_at is not None
+
+    late = make_contract(new_customer(), start=MARCH, stakes=[(cluster, 1)])
+    run_day(MARCH)
+    pay(Invoice.objects.get(contract=late))
+    assert services.payouts_build(month=this_month()) == []
+    closed.refresh_from_db()
+    assert closed.net == Decimal("89768.47") and closed.lines.count() == 1
+    with pytest.raises(InvalidPayoutTransition):
+        services.payout_close(statement=closed, by=staff_user)
+    paid_out = services.payout_transition(statement=closed, to="paid", actor=staff_user)
+    assert paid_out.status == "paid"
+    assert [
+        (e.from_status, e.to_status)
+        for e in BillingEvent.objects.filter(subject="payout", subject_id=closed.pk)
+    ] == [("", "open"), ("open", "closed"), ("closed", "paid")]
+
+
+def test_a_credit_note_after_payment_comes_off_the_providers_statement(
+    provider, paid_july, staff_user
+):
+    _, july = paid_july
+    services.credit_note_issue(
+        invoice=july, amount=Decimal("1000.00"), reason="Goodwill", by=staff_user
+    )
+    [statement] = services.payouts_build(month=this_month())
+    refund = statement.lines.get(gross__lt=0)
+    assert (refund.gross, refund.commission, refund.net) == (
+        Decimal("-1000.00"),
+        Decimal("-100.00"),
+        Decimal("-900.00"),
+    )
+    assert statement.gross == Decimal("98840.00")
+    assert statement.net == Decimal("89768.47") - Decimal("900.00")
+
+
+def test_the_run_on_the_1st_builds_the_previous_months_statements(run_day, monkeypatch):
+    months = []
+    monkeypatch.setattr(
+        services, "payouts_build", lambda *, month, actor_label="": months.append(month) or []
+    )
+    run_day(date(2027, 5, 2))
+    run_day(date(2027, 5, 1))
+    assert months == [date(2027, 4, 1)]
+
+
+# --- API ------------------------------------------------------------------------------------
+def test_providers_see_their_own_statements_only(provider, paid_july, staff_client, customer):
+    [statement] = services.payouts_build(month=this_month())
+    mine = client_for(member_of(provider))
+    response = mine.get("/api/v1/payouts/")
+    assert response.status_code == 200
+    [row] = response.json()["results"]
+    assert row["id"] == statement.pk
+    assert (row["gross"], row["commission"], row["sla_withheld"], row["net"]) == (
+        "99840.00",
+        "9984.00",
+        "87.53",
+        "89768.47",
+    )
+    assert mine.get(f"/api/v1/payouts/{statement.pk}/").json()["lines"][0]["net"] == "89768.47"
+
+    stranger = client_for(member_of(ProviderFactory(name="Someone else")))
+    assert stranger.get("/api/v1/payouts/").json()["results"] == []
+    assert stranger.get(f"/api/v1/payouts/{statement.pk}/").status_code == 404
+    payer = client_for(customer.memberships.first().user)
+    assert payer.get(f"/api/v1/payouts/{statement.pk}/").status_code == 404
+    assert staff_client.get("/api/v1/payouts/").json()["count"] == 1
+
+
+def test_statement_totals_are_the_sum_of_their_lines(provider, paid_july):
+    [statement] = services.payouts_build(month=this_month())
+    lines = list(statement.lines.all())
+    for name in ("gross", "commission", "sla_withheld", "net"):
+        assert sum((getattr(line, name) for line in lines), ZERO) == getattr(statement, name)
