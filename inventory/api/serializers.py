@@ -114,15 +114,6 @@ class ClusterWriteSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=ClusterStatus.choices, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
 
-    def validate(self, attrs):
-        start = attrs.get("available_from", getattr(self.instance, "available_from", None))
-        until = attrs.get("available_until", getattr(self.instance, "available_until", None))
-        if start and until and until <= start:
-            raise serializers.ValidationError(
-                {"available_until": ["Must be after available_from."]}
-            )
-        return attrs
-
 
 class SearchWindowSerializer(serializers.Serializer):
     """Query parameters that ask for free capacity over ``[start, end)``."""
