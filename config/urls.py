@@ -21,6 +21,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("clusters/", include("inventory.urls")),
     path("market/", include("marketplace.urls")),
+    path("billing/", include("billing.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("api/v1/", include(api_v1)),
