@@ -1,7 +1,7 @@
 """Issue a month's invoices for 100,000 active contracts through the real task pipeline.
 
 Usage: .venv/bin/python benchmarks/billing.py [--contracts 100000] [--keep]
-Uses PostgreSQL (BENCH_DATABASE_URL, default database compute_market_h3 on 127.0.0.1).
+Uses PostgreSQL (BENCH_DATABASE_URL, default database compute_market_billing_bench on 127.0.0.1).
 
 Builds, with bulk inserts, 100,000 valid signed contracts (request, quote, contract, line; prices
 from ``marketplace.pricing``) over 2,000 clusters of 50 providers for 2,000 customers, all
@@ -29,7 +29,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/compute_market_h3")
+os.environ.setdefault(
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/compute_market_billing_bench"
+)
 os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.dummy.EmailBackend")
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
 os.environ.setdefault("LOG_LEVEL", "ERROR")
