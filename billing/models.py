@@ -225,10 +225,15 @@ class SlaCredit(models.Model):
 
     contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="sla_credits")
     outage = models.ForeignKey(Outage, on_delete=models.PROTECT, related_name="sla_credits")
-    amount = money_field()  # positive; the invoice line carries it negated
+    amount = money_field()  # positive; the invoice line (or credit note) carries it
     credited_hours = models.DecimalField(max_digits=12, decimal_places=4)
     invoice_line = models.OneToOneField(
         InvoiceLine, null=True, blank=True, on_delete=models.SET_NULL, related_name="sla_credit"
+    )
+    # Outages in a contract's last month have no next invoice: their credits are settled by a
+    # credit note on the contract's last invoice instead of an invoice line.
+    credit_note = models.ForeignKey(
+        "CreditNote", null=True, blank=True, on_delete=models.PROTECT, related_name="sla_credits"
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

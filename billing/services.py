@@ -32,6 +32,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.errors import DomainError, InvalidInput
@@ -911,6 +912,7 @@ def terminations_settle(*, today: date, actor_label: str = "task:billing") -> in
         invoice__contract_id=OuterRef("pk"),
         invoice__period_end__gt=OuterRef("termination_date"),
         created_at__gte=OuterRef("updated_at"),
+        sla_credits__isnull=True,  # SLA credit notes compensate outages, not unused service
     )
     candidates = (
         Contract.objects.filter(termination_date__isnull=False, status__in=BILLABLE_STATUSES)
@@ -952,7 +954,7 @@ def contract_termination_settle(
             .values_list("invoice_id", "total")
         )
         credited = dict(
-            CreditNote.objects.filter(invoice_id__in=ids)
+            CreditNote.objects.filter(invoice_id__in=ids, sla_credits__isnull=True)
             .values("invoice_id")
             .annotate(total=Sum("amount"))
             .values_list("invoice_id", "total")
@@ -988,6 +990,115 @@ def contract_termination_settle(
                 )
                 issued += 1
     return issued
+
+
+# --- SLA credits of a contract's last month -------------------------------------------------
+def sla_final_credits_settle(*, today: date, actor_label: str = "task:billing") -> int:
+    """Credit outages no invoice can carry: those of a contract's last month(s).
+
+    Outages are credited on the next invoice once every month they touch has ended
+    (``_plan_sla_credits``); a contract whose service has ended has no next invoice. For each
+    contract whose service ended by the 1st of ``today``'s month, whose last period is
+    invoiced, and with an outage on its clusters during its service that ended by then and has
+    no credit for it yet, ``contract_sla_final_credit`` credits it by a credit note on the
+    contract's last invoice. Idempotent: credited outages are not candidates, and the unique
+    credit per contract and outage stops a concurrent twin. Returns the credit notes issued.
+    """
+    tz = timezone.get_current_timezone()
+    month_start = _month_start(today)
+    service_end = Coalesce(OuterRef("termination_date"), OuterRef("end_date"))
+    last_invoiced = Invoice.objects.filter(contract_id=OuterRef("pk"), period_end__gte=service_end)
+    uncredited = Outage.objects.filter(
+        cluster__contract_lines__contract_id=OuterRef("pk"),
+        end__lte=_local_midnight(month_start, tz),
+        start__date__lt=service_end,  # a superset: the plan checks the bounds exactly
+        end__date__gte=OuterRef("start_date"),
+    ).filter(
+        ~Exists(
+            SlaCredit.objects.filter(contract_id=OuterRef(OuterRef("pk")), outage_id=OuterRef("pk"))
+        )
+    )
+    candidates = (
+        Contract.objects.annotate(service_end=Coalesce("termination_date", "end_date"))
+        .filter(status__in=BILLABLE_STATUSES, service_end__lte=month_start)
+        .filter(Exists(last_invoiced), Exists(uncredited))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    issued = 0
+    for pk in list(candidates):
+        try:
+            note = contract_sla_final_credit(contract_id=pk, today=today, actor_label=actor_label)
+        except IntegrityError:  # the regular run credited the same outage meanwhile
+            continue
+        issued += note is not None
+    return issued
+
+
+def contract_sla_final_credit(
+    *, contract_id: int, today: date, actor_label: str = ""
+) -> CreditNote | None:
+    """Credit one ended contract's outages not yet credited; one transaction.
+
+    Amounts as on invoices (``_plan_sla_credits``). Credits worth something go on one credit
+    note on the contract's last finalised invoice (``credit_note_issue`` settles it: less to
+    pay, or the customer's balance), at most what that invoice can still be credited; credits
+    within the allowance are recorded at zero. The outages become invoiced (immutable).
+    """
+    with transaction.atomic():
+        contract = Contract.objects.select_for_update().get(pk=contract_id)
+        end = _service_end(contract)
+        if end > _month_start(today):
+            return None
+        invoice = (
+            Invoice.objects.select_for_update()
+            .filter(contract=contract, period_start__lt=end)
+            .exclude(status__in=[InvoiceStatus.DRAFT, InvoiceStatus.VOID])
+            .order_by("-period_start")
+            .first()
+        )
+        if invoice is None:
+            return None
+        schedules = {contract.pk: contract_schedule(contract)}
+        credits = _plan_sla_credits([contract], schedules, today).get(contract.pk, [])
+        if not credits:
+            return None
+        # A credit note cannot exceed what is left to credit on the invoice (rare: large
+        # outages in both of the last two months); the latest credits give way.
+        excess = sum((c.amount for c in credits), ZERO) - (invoice.total - _credited(invoice))
+        for credit in reversed(credits):
+            if excess <= ZERO:
+                break
+            cut = min(credit.amount, excess)
+            credit.amount -= cut
+            excess -= cut
+        total = sum((c.amount for c in credits), ZERO)
+        note = None
+        if total > ZERO:
+            details = "; ".join(
+                f"{c.line.description}: CNY {c.amount}"
+                for c in credits
+                if c.line is not None and c.amount > ZERO
+            )
+            note = credit_note_issue(
+                invoice=invoice,
+                amount=total,
+                reason=f"SLA credits after the last invoice of contract {contract.pk}. {details}",
+                actor_label=actor_label,
+                today=today,
+            )
+        SlaCredit.objects.bulk_create(
+            SlaCredit(
+                contract_id=credit.contract_id,
+                outage_id=credit.outage_id,
+                amount=credit.amount,
+                credited_hours=credit.credited_hours,
+                credit_note=note if credit.amount > ZERO else None,
+            )
+            for credit in credits
+        )
+        inventory.outages_mark_invoiced(outage_ids=sorted({c.outage_id for c in credits}))
+    return note
 
 
 # --- Overdue --------------------------------------------------------------------------------
@@ -1077,8 +1188,10 @@ def payouts_build(*, month: date, actor_label: str = "") -> list[PayoutStatement
     issued before payment, split between the contract's providers pro rata by the annual value
     of their lines (P x price per P per year); credit notes issued during the month on
     invoices paid earlier count negative. Commission: ``PLATFORM_COMMISSION_RATE`` of gross.
-    SLA withheld: the SLA credits on those invoices for each provider's clusters. Closed and
-    paid statements are never touched. Idempotent.
+    SLA withheld: the SLA credits on those invoices for each provider's clusters, and those
+    settled by credit notes issued during the month (a contract's last month: see
+    ``sla_final_credits_settle``; such credit notes do not count in gross). Closed and paid
+    statements are never touched. Idempotent.
     """
     tz = timezone.get_current_timezone()
     period_start = _month_start(month)
@@ -1095,7 +1208,16 @@ def payouts_build(*, month: date, actor_label: str = "") -> list[PayoutStatement
             created_at__lt=until,
             invoice__status=InvoiceStatus.PAID,
             invoice__paid_at__lt=F("created_at"),
+            sla_credits__isnull=True,  # SLA credit notes are withheld, below
         )
+        .select_related("invoice")
+        .order_by("pk")
+    )
+    sla_notes = list(
+        CreditNote.objects.filter(
+            created_at__gte=since, created_at__lt=until, sla_credits__isnull=False
+        )
+        .distinct()
         .select_related("invoice")
         .order_by("pk")
     )
@@ -1117,7 +1239,7 @@ def payouts_build(*, month: date, actor_label: str = "") -> list[PayoutStatement
     )
     credited_before: dict[int, Decimal] = defaultdict(Decimal)
     for invoice_id, amount, created_at, paid_at in CreditNote.objects.filter(
-        invoice_id__in=[i.pk for i in paid]
+        invoice_id__in=[i.pk for i in paid], sla_credits__isnull=True
     ).values_list("invoice_id", "amount", "created_at", "invoice__paid_at"):
         if created_at <= paid_at:
             credited_before[invoice_id] += amount
@@ -1126,6 +1248,11 @@ def payouts_build(*, month: date, actor_label: str = "") -> list[PayoutStatement
         invoice_line__invoice_id__in=[i.pk for i in paid]
     ).values_list("invoice_line__invoice_id", "outage__cluster__provider_id", "amount"):
         withheld[(invoice_id, provider_id)] += amount
+    note_withheld: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
+    for note_id, provider_id, amount in SlaCredit.objects.filter(
+        credit_note_id__in=[n.pk for n in sla_notes]
+    ).values_list("credit_note_id", "outage__cluster__provider_id", "amount"):
+        note_withheld[(note_id, provider_id)] += amount
 
     lines: dict[int, list[_PayoutLine]] = defaultdict(list)
     for invoice in paid:
@@ -1157,6 +1284,18 @@ def payouts_build(*, month: date, actor_label: str = "") -> list[PayoutStatement
                     sla_withheld=ZERO,
                 )
             )
+    notes = {n.pk: n for n in sla_notes}
+    for (note_id, provider_id), amount in sorted(note_withheld.items()):
+        note = notes[note_id]
+        lines[provider_id].append(
+            _PayoutLine(
+                contract_id=note.invoice.contract_id,
+                invoice_id=note.invoice_id,
+                description=f"SLA credit note {note.number} on {note.invoice.number}",
+                gross=ZERO,
+                sla_withheld=amount,
+            )
+        )
     return [
         statement
         for provider_id, provider_lines in sorted(lines.items())

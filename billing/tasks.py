@@ -66,6 +66,13 @@ def settle_terminations(date_iso: str) -> int:
     )
 
 
+@shared_task(name="billing.settle_sla_final_credits", time_limit=600, soft_time_limit=570, **RETRY)
+def settle_sla_final_credits(date_iso: str) -> int:
+    return services.sla_final_credits_settle(
+        today=date.fromisoformat(date_iso), actor_label="task:billing.settle_sla_final_credits"
+    )
+
+
 @shared_task(name="billing.build_payouts", time_limit=900, soft_time_limit=870, **RETRY)
 def build_payouts(month_iso: str) -> int:
     statements = services.payouts_build(
@@ -105,7 +112,8 @@ def day_steps(today: date) -> list[Step]:
     """What billing does on ``today``, in order.
 
     1. Issue every invoice due by today, ``BILLING_CHUNK_SIZE`` contracts per task.
-    2. Settle terminations (credit notes for service paid in advance and not provided).
+    2. Settle terminations (credit notes for service paid in advance and not provided), then
+       the SLA credits of ended contracts' last months (credit notes: no next invoice).
     3. Mark open invoices past their due date overdue; flag contracts past the grace period.
     4. On the 1st, build the providers' payout statements for the month before.
     5. Collect payments due and run dunning (``billing.payments``).
@@ -119,6 +127,7 @@ def day_steps(today: date) -> list[Step]:
     ]
     steps += [
         Step("settle_terminations", settle_terminations, (iso,)),
+        Step("settle_sla_final_credits", settle_sla_final_credits, (iso,)),
         Step("mark_overdue", mark_overdue, (iso,)),
         Step("flag_overdue_contracts", flag_overdue_contracts, (iso,)),
     ]
