@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
-from accounts.money import FEN
+from accounts.money import quantize_money
 
 
 class Reason(StrEnum):
@@ -83,7 +83,7 @@ def servers_to_cover(spec: RequestSpec, p_per_server: Decimal) -> int:
 
 
 def _price(value: Decimal) -> str:
-    return f"{value.quantize(FEN):,}"
+    return f"{quantize_money(value):,}"
 
 
 def static_reason_codes(spec: RequestSpec, facts: ClusterFacts) -> list[Reason]:

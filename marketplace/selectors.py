@@ -44,6 +44,40 @@ def contract_list(*, user: User) -> QuerySet[Contract]:
     return queryset.filter(Q(customer=organization) | Q(lines__provider=organization)).distinct()
 
 
+@dataclass(frozen=True)
+class ContractView:
+    """What one user may see of, and do with, one contract (one place for the rule).
+
+    Customers and admins see the whole contract. A provider sees only its own lines and no
+    totals (another provider's price on a split contract is not its business), and may
+    terminate, with notice, only a contract all of whose lines are its own.
+    """
+
+    lines: list[ContractLine]
+    show_totals: bool
+    is_customer: bool
+    is_sole_provider: bool
+
+
+def contract_view(contract: Contract, *, user: User) -> ContractView:
+    lines = list(contract.lines.all())
+    organization = organization_of(user)
+    org_id = organization.pk if organization is not None else None
+    is_customer = org_id is not None and org_id == contract.customer_id
+    full = is_platform_admin(user) or is_customer
+    return ContractView(
+        lines=lines if full else [line for line in lines if line.provider_id == org_id],
+        show_totals=full,
+        is_customer=is_customer,
+        is_sole_provider=(
+            org_id is not None
+            and not is_customer
+            and bool(lines)
+            and all(line.provider_id == org_id for line in lines)
+        ),
+    )
+
+
 def request_spec(capacity_request: CapacityRequest) -> RequestSpec:
     return RequestSpec(
         gpu_codes=frozenset(model.code for model in capacity_request.gpu_models.all()),

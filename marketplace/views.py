@@ -63,19 +63,11 @@ def contract_list(request):
 @login_required
 def contract_detail(request, pk: int):
     contract = get_object_or_404(selectors.contract_list(user=request.user), pk=pk)
-    organization = organization_of(request.user)
-    is_customer = organization is not None and organization.pk == contract.customer_id
-    lines = [
-        line
-        for line in contract.lines.all()
-        if request.user.is_staff
-        or is_customer
-        or line.provider_id == getattr(organization, "pk", None)
-    ]
+    view = selectors.contract_view(contract, user=request.user)
     return render(
         request,
         "marketplace/contract_detail.html",
-        {"contract": contract, "lines": lines, "show_totals": request.user.is_staff or is_customer},
+        {"contract": contract, "lines": view.lines, "show_totals": view.show_totals},
     )
 
 

@@ -13,6 +13,7 @@ from marketplace.models import (
     Quote,
     QuoteLine,
 )
+from marketplace.selectors import contract_view
 from marketplace.services import MAX_TERM_MONTHS
 
 
@@ -200,21 +201,15 @@ class ContractSerializer(serializers.ModelSerializer):
             "created_at",
         ]
 
-    def _provider_view(self, contract: Contract) -> int | None:
-        """The provider organisation viewing, when the viewer is neither the customer nor staff."""
-        viewer = self.context.get("organization")
-        if self.context.get("is_staff") or viewer is None or viewer.pk == contract.customer_id:
-            return None
-        return viewer.pk
+    def _view(self, contract: Contract):
+        return contract_view(contract, user=self.context["request"].user)
 
     def get_allocations(self, contract: Contract) -> list[dict]:
-        provider = self._provider_view(contract)
-        lines = [line for line in contract.lines.all() if provider in (None, line.provider_id)]
-        return ContractLineSerializer(lines, many=True).data
+        return ContractLineSerializer(self._view(contract).lines, many=True).data
 
     def to_representation(self, contract: Contract) -> dict:
         data = super().to_representation(contract)
-        if self._provider_view(contract) is not None:
+        if not self._view(contract).show_totals:
             for name in ("total_p", "price_per_p_year", "annual_price", "total_price"):
                 data[name] = None
         return data

@@ -131,13 +131,9 @@ class QuoteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         contract = services.quote_accept(quote=quote, by=request.user)
         contract = selectors.contract_list(user=request.user).get(pk=contract.pk)
         return Response(
-            ContractSerializer(contract, context=_contract_context(request)).data,
+            ContractSerializer(contract, context={"request": request}).data,
             status=status.HTTP_201_CREATED,
         )
-
-
-def _contract_context(request) -> dict:
-    return {"organization": organization_of(request.user), "is_staff": request.user.is_staff}
 
 
 class ContractViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -148,9 +144,6 @@ class ContractViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     def get_queryset(self):
         return selectors.contract_list(user=self.request.user)
-
-    def get_serializer_context(self):
-        return {**super().get_serializer_context(), **_contract_context(self.request)}
 
     def _respond(self, contract: Contract) -> Response:
         contract = self.get_queryset().get(pk=contract.pk)
@@ -167,8 +160,7 @@ class ContractViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def cancel(self, request, pk=None):
         """Withdraw before the start date (the customer, or an admin)."""
         contract = self.get_object()
-        organization = organization_of(request.user)
-        is_customer = organization is not None and organization.pk == contract.customer_id
+        is_customer = selectors.contract_view(contract, user=request.user).is_customer
         if not (is_customer or request.user.is_staff):
             raise PermissionDeniedError("Only the customer or an admin may cancel a contract.")
         serializer = ReasonSerializer(data=request.data)
@@ -187,12 +179,9 @@ class ContractViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         contract = self.get_object()
         serializer = TerminateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        organization = organization_of(request.user)
         as_provider = (
             not request.user.is_staff
-            and organization is not None
-            and organization.pk != contract.customer_id
-            and all(line.provider_id == organization.pk for line in contract.lines.all())
+            and selectors.contract_view(contract, user=request.user).is_sole_provider
         )
         if not (request.user.is_staff or as_provider):
             raise PermissionDeniedError("Only an admin or the contract's provider may terminate.")
