@@ -197,6 +197,15 @@ def _failure_reason(invoice: Invoice, payment: Payment) -> str:
     return f"{reason} Please update your card or pay by bank transfer."
 
 
+def _save_failure(payment: Payment, status: str, result: ChargeResult) -> None:
+    payment.status = status
+    payment.failure_code = result.failure_code[:64]
+    payment.failure_message = result.failure_message[:500]
+    payment.save(
+        update_fields=["status", "external_id", "failure_code", "failure_message", "updated_at"]
+    )
+
+
 def payment_apply_outcome(
     *,
     payment_id: int,
@@ -228,18 +237,7 @@ def payment_apply_outcome(
             _record_event(payment, before, actor=actor, actor_label=actor_label, reason=reason)
             _apply_to_invoice(invoice, payment, actor=actor, actor_label=actor_label)
         elif result.outcome == ChargeOutcome.DECLINED and before in IN_FLIGHT:
-            payment.status = PaymentStatus.FAILED
-            payment.failure_code = result.failure_code[:64]
-            payment.failure_message = result.failure_message[:500]
-            payment.save(
-                update_fields=[
-                    "status",
-                    "external_id",
-                    "failure_code",
-                    "failure_message",
-                    "updated_at",
-                ]
-            )
+            _save_failure(payment, PaymentStatus.FAILED, result)
             _record_event(
                 payment,
                 before,
@@ -253,18 +251,7 @@ def payment_apply_outcome(
                     robust=True,
                 )
         elif result.outcome == ChargeOutcome.UNKNOWN and before in IN_FLIGHT:
-            payment.status = PaymentStatus.UNKNOWN
-            payment.failure_code = result.failure_code[:64]
-            payment.failure_message = result.failure_message[:500]
-            payment.save(
-                update_fields=[
-                    "status",
-                    "external_id",
-                    "failure_code",
-                    "failure_message",
-                    "updated_at",
-                ]
-            )
+            _save_failure(payment, PaymentStatus.UNKNOWN, result)
             if before != PaymentStatus.UNKNOWN:
                 _record_event(
                     payment,
