@@ -6,8 +6,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 RUN useradd --create-home --uid 10001 app
-COPY requirements.txt .
-RUN pip install -r requirements.txt
+COPY requirements.txt requirements-build.txt ./
+RUN pip install -r requirements-build.txt && pip install --no-build-isolation -r requirements.txt
 COPY . .
 # Static files are collected at build time with a throwaway key; the real one comes at run time.
 RUN SECRET_KEY=build-only-collectstatic python manage.py collectstatic --noinput

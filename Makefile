@@ -7,12 +7,13 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format migrate seed worker beat clean
+.PHONY: install run test lint format migrate seed worker beat clean messages
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt requirements-build.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-build.txt
+	$(BIN)/python -m pip install --quiet --no-build-isolation -r requirements-dev.txt
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -37,6 +38,12 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Refresh the translation catalogs from the sources, then compile them (both are committed).
+messages: install
+	DEBUG=1 $(BIN)/python manage.py makemessages --locale zh_Hans --no-obsolete --ignore ".venv/*" \
+		--ignore "tests/*" --ignore "benchmarks/*" --ignore "staticfiles/*"
+	DEBUG=1 $(BIN)/python manage.py compilemessages --locale zh_Hans --ignore ".venv/*"
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput

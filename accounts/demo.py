@@ -75,6 +75,41 @@ def seed_accounts() -> DemoAccounts:
     unverified = _organization(
         "Wuhu Cloud", owner=_user(DEMO_NEW_PROVIDER), provider=True, customer=False
     )
+    for organization, profile in (
+        (provider, PROVIDER_PROFILE),
+        (customer, CUSTOMER_PROFILE),
+        (unverified, NEW_PROVIDER_PROFILE),
+    ):
+        Organization.objects.filter(pk=organization.pk, legal_name="").update(**profile)
+        organization.refresh_from_db()
     return DemoAccounts(
         admin=admin, provider=provider, customer=customer, unverified_provider=unverified
     )
+
+
+# Legal profiles (fictional companies; the credit codes carry valid GB 32100-2015 checks).
+PROVIDER_PROFILE = {
+    "legal_name": "合肥算力科技有限公司",
+    "unified_social_credit_code": "91340100MA2T000013",
+    "registered_address": "安徽省合肥市高新区望江西路 800 号",
+    "phone": "0551-6500 0000",
+    "bank_name": "中国工商银行合肥高新支行",
+    "bank_account": "1302 0100 0900 0000 001",
+    "contact_name": "王经理",
+    "contact_email": "ops@hefei-compute.example",
+}
+CUSTOMER_PROFILE = {
+    "legal_name": "北京智谱创新实验室有限公司",
+    "unified_social_credit_code": "91110108MA01A2B3CF",
+    "registered_address": "北京市海淀区中关村大街 1 号",
+    "phone": "010-6200 0000",
+    "bank_name": "招商银行北京中关村支行",
+    "bank_account": "1109 0000 0000 0002",
+    "contact_name": "李博士",
+    "contact_email": "finance@zhipu-lab.example",
+}
+NEW_PROVIDER_PROFILE = {
+    "legal_name": "芜湖云算有限公司",
+    "contact_name": "陈工",
+    "contact_email": "hello@wuhu-cloud.example",
+}

@@ -10,6 +10,9 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from accounts.validators import validate_unified_social_credit_code
 
 
 class User(AbstractUser):
@@ -22,8 +25,8 @@ class User(AbstractUser):
 
 
 class OrganizationRole(models.TextChoices):
-    PROVIDER = "provider", "Provider"  # lists clusters and rents them out
-    CUSTOMER = "customer", "Customer"  # books capacity
+    PROVIDER = "provider", _("Provider")  # lists clusters and rents them out
+    CUSTOMER = "customer", _("Customer")  # books capacity
 
 
 class Organization(models.Model):
@@ -41,13 +44,34 @@ class Organization(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # The legal profile: what a statement names and a 增值税专用发票 (special VAT fapiao) needs.
+    legal_name = models.CharField(_("legal name"), max_length=200, blank=True)
+    unified_social_credit_code = models.CharField(
+        _("unified social credit code"),
+        max_length=18,
+        blank=True,
+        validators=[validate_unified_social_credit_code],
+        help_text=_("统一社会信用代码: 18 characters, the last a check character."),
+    )
+    registered_address = models.CharField(_("registered address"), max_length=300, blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+    bank_name = models.CharField(_("bank"), max_length=200, blank=True)
+    bank_account = models.CharField(_("bank account number"), max_length=64, blank=True)
+    contact_name = models.CharField(_("contact person"), max_length=100, blank=True)
+    contact_email = models.EmailField(_("contact email"), blank=True)
+
     class Meta:
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(is_provider=True) | Q(is_customer=True),
                 name="organization_has_a_role",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["unified_social_credit_code"],
+                condition=~Q(unified_social_credit_code=""),
+                name="organization_unique_credit_code",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -66,11 +90,29 @@ class Organization(models.Model):
     def is_verified(self) -> bool:
         return self.verified_at is not None
 
+    @property
+    def missing_legal_fields(self) -> list[str]:
+        """Legal-profile fields still empty (a special VAT fapiao needs them all)."""
+        return [name for name in LEGAL_PROFILE_FIELDS if not getattr(self, name)]
+
+
+# What a 增值税专用发票 needs of the buyer, and what our statements print for each party.
+LEGAL_PROFILE_FIELDS = (
+    "legal_name",
+    "unified_social_credit_code",
+    "registered_address",
+    "phone",
+    "bank_name",
+    "bank_account",
+)
+# Everything an owner may edit on the organisation's profile page or through the API.
+PROFILE_FIELDS = ("name", *LEGAL_PROFILE_FIELDS, "contact_name", "contact_email")
+
 
 class MembershipRole(models.TextChoices):
-    OWNER = "owner", "Owner"  # manages the organisation and its members
-    MEMBER = "member", "Member"  # acts for the organisation
-    BILLING = "billing", "Billing"  # sees and pays invoices
+    OWNER = "owner", _("Owner")  # manages the organisation and its members
+    MEMBER = "member", _("Member")  # acts for the organisation
+    BILLING = "billing", _("Billing")  # sees and pays invoices
 
 
 class Membership(models.Model):

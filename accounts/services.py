@@ -6,10 +6,18 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 
 from accounts.errors import DomainError, InvalidInput, PermissionDeniedError
-from accounts.models import Membership, MembershipRole, Organization, OrganizationRole, User
+from accounts.models import (
+    PROFILE_FIELDS,
+    Membership,
+    MembershipRole,
+    Organization,
+    OrganizationRole,
+    User,
+)
 
 
 class RegistrationError(DomainError):
@@ -102,9 +110,69 @@ def organization_unverify(*, organization: Organization, by: User) -> Organizati
     return organization
 
 
-def organization_rename(*, organization: Organization, name: str) -> Organization:
-    if Organization.objects.filter(name__iexact=name).exclude(pk=organization.pk).exists():
-        raise InvalidInput("name", "An organisation with that name already exists.")
-    organization.name = name
-    organization.save(update_fields=["name"])
+def organization_can_edit(*, organization: Organization, user: User) -> bool:
+    """Owners edit their organisation's profile and members; platform admins edit any."""
+    if user.is_staff:
+        return True
+    membership = getattr(user, "membership", None)
+    return (
+        membership is not None
+        and membership.organization_id == organization.pk
+        and membership.role == MembershipRole.OWNER
+    )
+
+
+class ProfileInvalid(DomainError):
+    """Profile input broke a rule; ``details`` maps fields to messages."""
+
+    code = "invalid"
+    status = 400
+
+
+def organization_profile_update(
+    *, organization: Organization, by: User, changes: dict[str, str]
+) -> Organization:
+    """Change the name, legal profile and contact of an organisation (owner or admin).
+
+    Values are stripped; the unified social credit code is upper-cased and checked
+    (GB 32100-2015) and must not belong to another organisation. All or nothing: any field
+    error writes nothing.
+    """
+    if not organization_can_edit(organization=organization, user=by):
+        raise PermissionDeniedError(_("Only the organisation's owner may change it."))
+    unknown = sorted(set(changes) - set(PROFILE_FIELDS))
+    if unknown:
+        refused = [_("This field cannot be changed.")]
+        raise ProfileInvalid(_("Unknown field."), details=dict.fromkeys(unknown, refused))
+    values = {name: (value or "").strip() for name, value in changes.items()}
+    if "unified_social_credit_code" in values:
+        values["unified_social_credit_code"] = values["unified_social_credit_code"].upper()
+    errors: dict[str, list[str]] = {}
+    for name, value in values.items():
+        try:
+            Organization._meta.get_field(name).clean(value, organization)
+        except DjangoValidationError as exc:
+            errors[name] = list(exc.messages)
+    if "name" in values and not values["name"]:
+        errors["name"] = [_("An organisation needs a name.")]
+    others = Organization.objects.exclude(pk=organization.pk)
+    if values.get("name") and others.filter(name__iexact=values["name"]).exists():
+        errors["name"] = [_("An organisation with that name already exists.")]
+    code = values.get("unified_social_credit_code")
+    taken = code and others.filter(unified_social_credit_code=code).exists()
+    if taken and "unified_social_credit_code" not in errors:
+        errors["unified_social_credit_code"] = [
+            _("Another organisation is registered with this code.")
+        ]
+    if errors:
+        raise ProfileInvalid(_("The profile was not saved."), details=errors)
+    try:
+        with transaction.atomic():
+            Organization.objects.filter(pk=organization.pk).update(**values)
+    except IntegrityError as exc:  # a concurrent update took the name or the code first
+        raise ProfileInvalid(
+            _("The profile was not saved."),
+            details={"name": [_("Another organisation took this name or code just now.")]},
+        ) from exc
+    organization.refresh_from_db()
     return organization

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts import views as account_views
 from config.api_root import api_root
@@ -9,7 +9,7 @@ from config.health import healthz
 api_v1 = [
     path("", api_root, name="api-root"),
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("", include("accounts.api.urls")),
     path("", include("inventory.api.urls")),
     path("", include("marketplace.api.urls")),
@@ -22,6 +22,7 @@ urlpatterns = [
     path("clusters/", include("inventory.urls")),
     path("market/", include("marketplace.urls")),
     path("billing/", include("billing.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("api/v1/", include(api_v1)),

@@ -1,6 +1,13 @@
 from rest_framework import serializers
 
-from accounts.models import Membership, MembershipRole, Organization, OrganizationRole, User
+from accounts.models import (
+    LEGAL_PROFILE_FIELDS,
+    Membership,
+    MembershipRole,
+    Organization,
+    OrganizationRole,
+    User,
+)
 
 
 class OrganizationSerializer(serializers.ModelSerializer):
@@ -18,12 +25,27 @@ class OrganizationSerializer(serializers.ModelSerializer):
             "is_verified",
             "verified_at",
             "created_at",
+            *LEGAL_PROFILE_FIELDS,
+            "contact_name",
+            "contact_email",
         ]
-        read_only_fields = ["id", "is_provider", "is_customer", "verified_at", "created_at"]
+        read_only_fields = fields
 
 
 class OrganizationUpdateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
+    """Any subset of the profile; the service checks each field (GB 32100-2015 for the code)."""
+
+    name = serializers.CharField(max_length=200, required=False)
+    legal_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    unified_social_credit_code = serializers.CharField(
+        max_length=18, required=False, allow_blank=True
+    )
+    registered_address = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    phone = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    bank_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    bank_account = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    contact_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    contact_email = serializers.EmailField(required=False, allow_blank=True)
 
 
 class UserSerializer(serializers.ModelSerializer):

@@ -22,7 +22,7 @@ from accounts.api.serializers import (
     TokenSerializer,
 )
 from accounts.errors import PermissionDeniedError
-from accounts.models import MembershipRole, Organization
+from accounts.models import Organization
 from accounts.selectors import organization_of
 
 
@@ -121,15 +121,12 @@ class OrganizationViewSet(
     @extend_schema(request=OrganizationUpdateSerializer, responses=OrganizationSerializer)
     def partial_update(self, request, pk=None):
         organization = self.get_object()
-        membership = getattr(request.user, "membership", None)
-        if not request.user.is_staff and (
-            membership is None or membership.role != MembershipRole.OWNER
-        ):
+        if not services.organization_can_edit(organization=organization, user=request.user):
             raise PermissionDeniedError("Only the organisation's owner may change it.")
         serializer = OrganizationUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        organization = services.organization_rename(
-            organization=organization, name=serializer.validated_data["name"]
+        organization = services.organization_profile_update(
+            organization=organization, by=request.user, changes=dict(serializer.validated_data)
         )
         return Response(OrganizationSerializer(organization).data)
 
