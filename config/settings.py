@@ -166,6 +166,9 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 
 # --- Security (safe by default; each can be relaxed from the environment) --------------------
+# Reverse proxies whose X-Forwarded-* headers are believed (addresses or CIDRs, comma-separated).
+# Empty: no proxy is trusted and REMOTE_ADDR is the client (accounts.network).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
