@@ -4,7 +4,6 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from accounts.models import Membership, MembershipRole, Organization, User
 
@@ -45,7 +44,6 @@ def _user(login: DemoLogin, *, staff: bool = False) -> User:
     if created:
         user.set_password(login.password)
         user.save(update_fields=["password"])
-    Token.objects.get_or_create(user=user)
     return user
 
 

@@ -47,3 +47,8 @@ def client_address(meta: Mapping[str, str], proxies: Iterable[str] | None = None
         if not is_trusted_proxy(hop, proxies):
             return hop
     return hops[0] if hops else peer
+
+
+def request_client_address(request) -> str:
+    """:func:`client_address` of a Django (or DRF) request; django-axes calls this."""
+    return client_address(request.META)

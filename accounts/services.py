@@ -1,17 +1,19 @@
 """Writes about users and organisations. Each service is one transaction."""
 
 from collections.abc import Iterable
+from datetime import timedelta
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from rest_framework.authtoken.models import Token
 
+from accounts import keys
 from accounts.errors import DomainError, InvalidInput, PermissionDeniedError
 from accounts.models import (
     PROFILE_FIELDS,
+    ApiToken,
     Membership,
     MembershipRole,
     Organization,
@@ -34,30 +36,36 @@ def user_register(
     email: str,
     organization_name: str,
     roles: Iterable[str],
-) -> tuple[User, Organization, Token]:
-    """Create a user, their organisation (they become its owner) and an API token, atomically.
+    api_token_name: str | None = None,
+) -> tuple[User, Organization, str | None]:
+    """Create a user and their organisation (they become its owner), atomically.
 
-    Raises :class:`RegistrationError` with field errors and writes nothing on bad input.
+    With ``api_token_name``, an API token of that name is made too and its key returned (the
+    API's sign-up); the pages' sign-up makes none. Raises :class:`RegistrationError` with field
+    errors and writes nothing on bad input.
     """
     roles = set(roles)
     errors: dict[str, list[str]] = {}
     unknown = sorted(roles - set(OrganizationRole.values))
     if unknown:
-        errors["organization.roles"] = [f"Unknown role(s): {', '.join(unknown)}."]
+        errors["organization.roles"] = [
+            _("Unknown role(s): %(roles)s.") % {"roles": ", ".join(unknown)}
+        ]
     elif not roles:
-        errors["organization.roles"] = ["Choose at least one role: provider or customer."]
+        errors["organization.roles"] = [_("Choose at least one role: provider or customer.")]
     if User.objects.filter(username__iexact=username).exists():
-        errors["username"] = ["A user with that username already exists."]
+        errors["username"] = [_("A user with that username already exists.")]
     if Organization.objects.filter(name__iexact=organization_name).exists():
-        errors["organization.name"] = ["An organisation with that name already exists."]
+        errors["organization.name"] = [_("An organisation with that name already exists.")]
     candidate = User(username=username, email=email)
     try:
         validate_password(password, user=candidate)
     except DjangoValidationError as exc:
         errors["password"] = list(exc.messages)
     if errors:
-        raise RegistrationError("Registration failed.", details=errors)
+        raise RegistrationError(_("Registration failed."), details=errors)
 
+    key = None
     try:
         with transaction.atomic():
             user = User.objects.create_user(username=username, email=email, password=password)
@@ -69,30 +77,62 @@ def user_register(
             Membership.objects.create(
                 user=user, organization=organization, role=MembershipRole.OWNER
             )
-            token = Token.objects.create(user=user)
+            if api_token_name is not None:
+                key = api_token_create(user=user, name=api_token_name)[1]
     except IntegrityError as exc:  # a concurrent registration took the name first
         raise RegistrationError(
-            "Registration failed.",
-            details={"username": ["A user or organisation with that name already exists."]},
+            _("Registration failed."),
+            details={"username": [_("A user or organisation with that name already exists.")]},
         ) from exc
-    return user, organization, token
+    return user, organization, key
 
 
-def token_for(*, user: User) -> Token:
-    token, _ = Token.objects.get_or_create(user=user)
-    return token
+# --- API tokens -----------------------------------------------------------------------------
+# How stale ``last_used_at`` may get before a request refreshes it (one write a minute at most).
+API_TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
 
 
-def token_revoke(*, user: User) -> None:
-    Token.objects.filter(user=user).delete()
+def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
+    """Make a named API token for ``user``; returns it and its key (the only time it is seen)."""
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput("name", _("Give the token a name."))
+    if len(name) > ApiToken._meta.get_field("name").max_length:
+        raise InvalidInput("name", _("The name is too long."))
+    key = keys.new_secret(keys.API_KEY_PREFIX)
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=user,
+            name=name,
+            key_hash=keys.digest(key),
+            prefix=key[: keys.SHOWN_PREFIX_LENGTH],
+        )
+    return token, key
+
+
+def api_token_revoke(*, token: ApiToken, by: User) -> None:
+    """Delete a token: its owner, or a platform admin, may. The key stops working at once."""
+    if token.user_id != by.pk and not by.is_staff:
+        raise PermissionDeniedError(_("Only the token's owner may revoke it."))
+    with transaction.atomic():
+        ApiToken.objects.filter(pk=token.pk).delete()
+
+
+def api_token_touch(*, token: ApiToken, now=None) -> None:
+    """Record that ``token`` was used, at most once per ``API_TOKEN_TOUCH_INTERVAL``."""
+    now = now or timezone.now()
+    if token.last_used_at is not None and now - token.last_used_at < API_TOKEN_TOUCH_INTERVAL:
+        return
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    token.last_used_at = now
 
 
 def organization_verify(*, organization: Organization, by: User) -> Organization:
     """Mark a provider organisation verified. Idempotent: verifying twice keeps the first time."""
     if not by.is_staff:
-        raise PermissionDeniedError("Only platform admins verify providers.")
+        raise PermissionDeniedError(_("Only platform admins verify providers."))
     if not organization.is_provider:
-        raise InvalidInput("organization", "Only provider organisations are verified.")
+        raise InvalidInput("organization", _("Only provider organisations are verified."))
     with transaction.atomic():
         locked = Organization.objects.select_for_update().get(pk=organization.pk)
         if locked.verified_at is None:
@@ -104,7 +144,7 @@ def organization_verify(*, organization: Organization, by: User) -> Organization
 
 def organization_unverify(*, organization: Organization, by: User) -> Organization:
     if not by.is_staff:
-        raise PermissionDeniedError("Only platform admins verify providers.")
+        raise PermissionDeniedError(_("Only platform admins verify providers."))
     Organization.objects.filter(pk=organization.pk).update(verified_at=None, verified_by=None)
     organization.refresh_from_db()
     return organization

@@ -5,7 +5,6 @@ from decimal import Decimal
 
 import factory
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from accounts.models import Membership, MembershipRole, Organization, User
 
@@ -50,8 +49,11 @@ def member_of(organization: Organization, *, role: str = MembershipRole.OWNER) -
     return MembershipFactory(organization=organization, role=role).user
 
 
-def token_of(user: User) -> str:
-    return Token.objects.get_or_create(user=user)[0].key
+def token_of(user: User, name: str = "tests") -> str:
+    """The key of a new API token of ``user`` (``Authorization: Token <key>``)."""
+    from accounts.services import api_token_create
+
+    return api_token_create(user=user, name=name)[1]
 
 
 # --- inventory ------------------------------------------------------------------------------

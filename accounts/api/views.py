@@ -1,15 +1,15 @@
 from django.contrib.auth import authenticate
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
-from rest_framework.authentication import TokenAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from accounts import ratelimit, services
+from accounts import services, throttling
+from accounts.api.authentication import ApiTokenAuthentication
 from accounts.api.permissions import IsPlatformAdmin
 from accounts.api.scoping import OrganizationScopedMixin
 from accounts.api.serializers import (
@@ -21,6 +21,7 @@ from accounts.api.serializers import (
     TokenRequestSerializer,
     TokenSerializer,
 )
+from accounts.api.throttling import ClientAddressScopedRateThrottle
 from accounts.errors import PermissionDeniedError
 from accounts.models import Organization
 from accounts.selectors import organization_of
@@ -29,7 +30,7 @@ from accounts.selectors import organization_of
 class RegisterView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ClientAddressScopedRateThrottle]
     throttle_scope = "login"
 
     @extend_schema(request=RegistrationSerializer, responses={201: RegistrationResultSerializer})
@@ -37,49 +38,55 @@ class RegisterView(APIView):
         serializer = RegistrationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        user, organization, token = services.user_register(
+        user, organization, key = services.user_register(
             username=data["username"],
             password=data["password"],
             email=data["email"],
             organization_name=data["organization"]["name"],
             roles=data["organization"]["roles"],
+            api_token_name=_("Signed up through the API"),
         )
-        result = {"user": user, "organization": organization, "token": token.key}
+        result = {"user": user, "organization": organization, "token": key}
         return Response(RegistrationResultSerializer(result).data, status=status.HTTP_201_CREATED)
 
 
 class TokenView(APIView):
-    """Exchange a username and password for an API token. Failed attempts are rate-limited."""
+    """Exchange a username and password for a new API token; revoke the token in use.
+
+    Failed attempts count towards the login throttle (django-axes, ``accounts.throttling``):
+    once it holds, every attempt answers 429, right password or not.
+    """
 
     permission_classes = [AllowAny]
     # Token auth only: DELETE revokes the caller's token; POST needs no credentials.
-    authentication_classes = [TokenAuthentication]
-    throttle_classes = [ScopedRateThrottle]
+    authentication_classes = [ApiTokenAuthentication]
+    throttle_classes = [ClientAddressScopedRateThrottle]
     throttle_scope = "login"
 
     @extend_schema(request=TokenRequestSerializer, responses={200: TokenSerializer})
     def post(self, request):
         serializer = TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        username = serializer.validated_data["username"]
-        address = ratelimit.client_address(request.META)
-        if ratelimit.login_is_blocked(address=address, username=username):
-            raise Throttled(detail="Too many failed login attempts. Try again later.")
+        # Axes counts and refuses on the Django request (the one its middleware sees).
+        django_request = request._request
         user = authenticate(
-            request, username=username, password=serializer.validated_data["password"]
+            django_request,
+            username=serializer.validated_data["username"],
+            password=serializer.validated_data["password"],
         )
+        if throttling.is_locked_out(django_request):
+            raise Throttled(detail=throttling.lockout_message())
         if user is None:
-            ratelimit.login_failed(address=address, username=username)
-            raise AuthenticationFailed("Unable to log in with the credentials provided.")
-        ratelimit.login_succeeded(address=address, username=username)
-        return Response({"token": services.token_for(user=user).key})
+            raise AuthenticationFailed(_("Unable to log in with the credentials provided."))
+        _token, key = services.api_token_create(user=user, name=_("Logged in through the API"))
+        return Response({"token": key})
 
     @extend_schema(request=None, responses={204: None})
     def delete(self, request):
-        """Revoke the caller's token (log out of the API)."""
-        if not request.user.is_authenticated:
+        """Revoke the token this request was made with (log out of the API)."""
+        if not request.user.is_authenticated or request.auth is None:
             raise AuthenticationFailed()
-        services.token_revoke(user=request.user)
+        services.api_token_revoke(token=request.auth, by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -122,7 +129,7 @@ class OrganizationViewSet(
     def partial_update(self, request, pk=None):
         organization = self.get_object()
         if not services.organization_can_edit(organization=organization, user=request.user):
-            raise PermissionDeniedError("Only the organisation's owner may change it.")
+            raise PermissionDeniedError(_("Only the organisation's owner may change it."))
         serializer = OrganizationUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         organization = services.organization_profile_update(

@@ -1,5 +1,4 @@
 import pytest
-from django.test import override_settings
 
 from tests.factories import TEST_PASSWORD, OrganizationFactory, member_of
 
@@ -63,34 +62,25 @@ def test_session_api_writes_require_csrf(user):
     assert "CSRF" in response.json()["detail"]
 
 
-@override_settings(LOGIN_RATE_LIMIT_ATTEMPTS=3)
-def test_token_login_is_rate_limited_after_repeated_failures(api_client, user):
-    for _ in range(3):
-        assert (
-            api_client.post(TOKEN, {"username": user.username, "password": "x"}).status_code == 401
-        )
-    # Even the right password is refused while the limit holds.
-    blocked = api_client.post(TOKEN, {"username": user.username, "password": TEST_PASSWORD})
-    assert blocked.status_code == 429
-    assert blocked.json()["code"] == "throttled"
+def test_every_token_login_makes_a_new_named_key(api_client, user):
+    first = api_client.post(TOKEN, {"username": user.username, "password": TEST_PASSWORD})
+    second = api_client.post(TOKEN, {"username": user.username, "password": TEST_PASSWORD})
+    assert first.json()["token"] != second.json()["token"]
+    assert user.api_tokens.count() == 2
+    assert {t.name for t in user.api_tokens.all()} == {"Logged in through the API"}
 
 
-@override_settings(LOGIN_RATE_LIMIT_ATTEMPTS=3)
-def test_page_login_is_rate_limited_after_repeated_failures(client, user):
-    for _ in range(3):
-        client.post("/accounts/login/", {"username": user.username, "password": "x"})
-    response = client.post(
-        "/accounts/login/", {"username": user.username, "password": TEST_PASSWORD}
-    )
-    assert response.status_code == 200
-    assert b"Too many failed login attempts" in response.content
-    assert client.get("/api/v1/me/").status_code in (401, 403)
+def test_revoking_one_token_leaves_the_others_working(api_client, user):
+    keys = [
+        api_client.post(TOKEN, {"username": user.username, "password": TEST_PASSWORD}).json()[
+            "token"
+        ]
+        for _ in range(2)
+    ]
+    assert api_client.delete(TOKEN, HTTP_AUTHORIZATION=f"Token {keys[0]}").status_code == 204
+    assert api_client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {keys[0]}").status_code == 401
+    assert api_client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {keys[1]}").status_code == 200
 
 
-@override_settings(LOGIN_RATE_LIMIT_ATTEMPTS=3)
-def test_rate_limit_is_per_username(api_client, user):
-    other = member_of(OrganizationFactory(name="Other"))
-    for _ in range(3):
-        api_client.post(TOKEN, {"username": user.username, "password": "x"})
-    response = api_client.post(TOKEN, {"username": other.username, "password": TEST_PASSWORD})
-    assert response.status_code == 200
+def test_delete_without_a_token_is_401(api_client, user):
+    assert api_client.delete(TOKEN).status_code == 401

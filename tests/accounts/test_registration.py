@@ -110,7 +110,9 @@ def test_registration_page_creates_account_and_logs_in(client):
         "/accounts/register/",
         {
             "username": "page.user",
+            "email": "page.user@example.cn",
             "password": "a-long-unusual-passphrase-7",
+            "password_confirm": "a-long-unusual-passphrase-7",
             "organization_name": "Page Org",
             "roles": ["customer"],
         },
@@ -126,7 +128,9 @@ def test_registration_page_shows_weak_password_error(client):
         "/accounts/register/",
         {
             "username": "page.user",
+            "email": "page.user@example.cn",
             "password": "123",
+            "password_confirm": "123",
             "organization_name": "O",
             "roles": ["customer"],
         },
