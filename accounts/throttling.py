@@ -17,6 +17,7 @@ from axes.backends import AxesStandaloneBackend
 from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_failure_limit
 from django.conf import settings
+from django.contrib.auth.signals import user_logged_in
 from django.db.models import Sum
 from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
@@ -29,6 +30,12 @@ LOCKOUT_MESSAGE = _(
 
 def lockout_message() -> str:
     return LOCKOUT_MESSAGE % {"minutes": settings.LOGIN_LOCKOUT_MINUTES}
+
+
+def api_login_succeeded(request, user) -> None:
+    """A login that opens no session (the token API) still counts as one: django-axes clears
+    the pair's failures and logs the access, Django records ``last_login``."""
+    user_logged_in.send(sender=user.__class__, request=request, user=user)
 
 
 def is_locked_out(request) -> bool:

@@ -78,6 +78,7 @@ class TokenView(APIView):
             raise Throttled(detail=throttling.lockout_message())
         if user is None:
             raise AuthenticationFailed(_("Unable to log in with the credentials provided."))
+        throttling.api_login_succeeded(django_request, user)
         _token, key = services.api_token_create(user=user, name=_("Logged in through the API"))
         return Response({"token": key})
 
