@@ -132,7 +132,8 @@ class _Text(HTMLParser):
 
 
 def visible_text(html: str) -> str:
-    body = html.split("<body", 1)[-1]
+    # The text after the body tag (whose own attributes, such as hx-headers, are not text).
+    body = html.split("<body", 1)[-1].split(">", 1)[-1]
     parser = _Text()
     parser.feed(body)
     return " ".join(parser.chunks)

@@ -122,9 +122,7 @@ def test_password_change_needs_login(client):
 
 def test_password_reset_by_email(client):
     user = member_of(OrganizationFactory())
-    response = client.post(
-        "/accounts/password/reset/", {"email": user.email.upper()}, follow=True
-    )
+    response = client.post("/accounts/password/reset/", {"email": user.email.upper()}, follow=True)
     assert "Check your email" in response.content.decode()
     [message] = mail.outbox
     assert message.to == [user.email]

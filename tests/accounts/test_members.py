@@ -138,9 +138,7 @@ def test_a_taken_username_or_weak_password_writes_nothing(organization, owner):
 def test_the_last_owner_cannot_be_demoted_or_removed(organization, owner):
     membership = owner.membership
     with pytest.raises(members.LastOwner):
-        members.membership_change_role(
-            membership=membership, by=owner, role=MembershipRole.MEMBER
-        )
+        members.membership_change_role(membership=membership, by=owner, role=MembershipRole.MEMBER)
     with pytest.raises(members.LastOwner):
         members.membership_remove(membership=membership, by=owner)
     membership.refresh_from_db()

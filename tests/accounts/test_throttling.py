@@ -24,9 +24,7 @@ def fail_token(api_client, username: str, **extra):
 
 
 @override_settings(**LIMITS)
-def test_token_login_locks_after_repeated_failures_even_with_the_right_password(
-    api_client, user
-):
+def test_token_login_locks_after_repeated_failures_even_with_the_right_password(api_client, user):
     for _ in range(2):
         assert fail_token(api_client, user.username).status_code == 401
     third = fail_token(api_client, user.username)
@@ -117,9 +115,10 @@ def test_success_clears_only_that_usernames_failures_from_that_address(api_clien
     for _ in range(2):
         fail_token(api_client, victim.username)
     fail_token(api_client, user.username)
-    assert api_client.post(
-        TOKEN, {"username": user.username, "password": TEST_PASSWORD}
-    ).status_code == 200
+    assert (
+        api_client.post(TOKEN, {"username": user.username, "password": TEST_PASSWORD}).status_code
+        == 200
+    )
     assert list(AccessAttempt.objects.values_list("username", flat=True)) == ["victim"]
     # The victim's count survived the attacker's own successful login.
     assert fail_token(api_client, victim.username).status_code == 429

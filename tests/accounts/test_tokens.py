@@ -163,7 +163,5 @@ def test_tokens_page_queries_are_bounded(client, user, django_assert_max_num_que
 def test_tokens_page_in_chinese_has_no_english_left(client, user):
     services.api_token_create(user=user, name="ci")
     client.force_login(user)
-    response = client.post(
-        "/accounts/tokens/", {"name": "调度器"}, HTTP_ACCEPT_LANGUAGE="zh-hans"
-    )
+    response = client.post("/accounts/tokens/", {"name": "调度器"}, HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert untranslated_words(response.content.decode(), data_words()) == []
