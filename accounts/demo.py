@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Membership, MembershipRole, Organization, User
+from accounts.members import invitation_create
+from accounts.models import Invitation, Membership, MembershipRole, Organization, User
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,13 @@ DEMO_CUSTOMER = DemoLogin("customer", "demo-customer-2027", "customer: Zhipu Sta
 DEMO_NEW_PROVIDER = DemoLogin(
     "newprovider", "demo-newprovider-2027", "provider awaiting verification: Wuhu Cloud"
 )
-DEMO_LOGINS = [DEMO_ADMIN, DEMO_PROVIDER, DEMO_CUSTOMER, DEMO_NEW_PROVIDER]
+DEMO_CUSTOMER_FINANCE = DemoLogin(
+    "finance", "demo-finance-2027", "billing member of Zhipu Start-up Lab"
+)
+DEMO_LOGINS = [DEMO_ADMIN, DEMO_PROVIDER, DEMO_CUSTOMER, DEMO_NEW_PROVIDER, DEMO_CUSTOMER_FINANCE]
+# The customer's owner has invited one more colleague, who has not joined yet.
+DEMO_INVITEE = "new.engineer@zhipu-lab.example"
+DEMO_SITE_URL = "http://127.0.0.1:8000"
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,29 @@ def _organization(name: str, *, owner: User, provider: bool, customer: bool) -> 
     return organization
 
 
+def _member(organization: Organization, user: User, *, role: str) -> None:
+    Membership.objects.get_or_create(
+        user=user, defaults={"organization": organization, "role": role}
+    )
+
+
+def _pending_invitation(organization: Organization, *, by: User) -> None:
+    """One open invitation (made again once the last one has expired; its mail goes nowhere
+    under seed_demo)."""
+    if (
+        not Invitation.objects.pending()
+        .filter(organization=organization, email=DEMO_INVITEE)
+        .exists()
+    ):
+        invitation_create(
+            organization=organization,
+            by=by,
+            email=DEMO_INVITEE,
+            role=MembershipRole.MEMBER,
+            site_url=DEMO_SITE_URL,
+        )
+
+
 @transaction.atomic
 def seed_accounts() -> DemoAccounts:
     admin = _user(DEMO_ADMIN, staff=True)
@@ -73,6 +103,8 @@ def seed_accounts() -> DemoAccounts:
     unverified = _organization(
         "Wuhu Cloud", owner=_user(DEMO_NEW_PROVIDER), provider=True, customer=False
     )
+    _member(customer, _user(DEMO_CUSTOMER_FINANCE), role=MembershipRole.BILLING)
+    _pending_invitation(customer, by=User.objects.get(username=DEMO_CUSTOMER.username))
     for organization, profile in (
         (provider, PROVIDER_PROFILE),
         (customer, CUSTOMER_PROFILE),

@@ -182,9 +182,12 @@ def test_contracts_and_quotes_cannot_be_deleted(admin_client, contract):
     )
     assert response.status_code in (200, 302)
     assert Contract.objects.filter(pk=contract.pk).exists()
-    assert "Delete" not in admin_client.get(change_url(contract)).content.decode().split(
-        "submit-row", 1
-    )[-1][:400]
+    assert (
+        "Delete"
+        not in admin_client.get(change_url(contract))
+        .content.decode()
+        .split("submit-row", 1)[-1][:400]
+    )
 
 
 def test_contract_status_changes_only_through_the_state_machine(admin_client, contract):
