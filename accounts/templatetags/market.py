@@ -40,6 +40,9 @@ STATE_TONES = {
     "unknown": "warning",
     "processing": "info",
     "disputed": "warning",
+    "pending": "warning",
+    "accepted": "success",
+    "revoked": "secondary",
 }
 
 
