@@ -132,7 +132,8 @@ class _Text(HTMLParser):
 
 
 def visible_text(html: str) -> str:
-    body = html.split("<body", 1)[-1]
+    # From the <body> tag on, the tag itself included (its attributes are not text).
+    body = html[html.find("<body") :] if "<body" in html else html
     parser = _Text()
     parser.feed(body)
     return " ".join(parser.chunks)
