@@ -2,6 +2,7 @@
 check the business rules (capacity, bookings) and the views turn their errors into field
 errors."""
 
+import uuid
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -156,10 +157,16 @@ class ClusterForm(forms.Form):
 
     name = forms.CharField(max_length=limits.MAX_NAME_LENGTH, label=_label(Cluster, "name"))
     region = RegionField(
-        Region.objects.all(), to_field_name="code", label=_label(Cluster, "region")
+        Region.objects.all(),
+        to_field_name="code",
+        empty_label=_("Choose a region"),
+        label=_label(Cluster, "region"),
     )
     gpu_model = GpuModelField(
-        GpuModel.objects.all(), to_field_name="code", label=_label(Cluster, "gpu_model")
+        GpuModel.objects.all(),
+        to_field_name="code",
+        empty_label=_("Choose a GPU model"),
+        label=_label(Cluster, "gpu_model"),
     )
     gpus_per_server = forms.IntegerField(
         min_value=1,
@@ -291,7 +298,21 @@ class ClusterStatusForm(forms.Form):
 
 
 # --- Maintenance and outages ----------------------------------------------------------------
-class MaintenanceForm(forms.Form):
+class SubmissionKeyMixin(forms.Form):
+    """A one-time key in a hidden field: the service makes a repeated submission of the same
+    form (double click, reload) return the first result instead of acting twice."""
+
+    submission_key = forms.RegexField(
+        regex=r"^[0-9a-f]{32}$", required=False, widget=forms.HiddenInput
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.fields["submission_key"].initial = uuid.uuid4().hex
+
+
+class MaintenanceForm(SubmissionKeyMixin, forms.Form):
     servers = forms.IntegerField(
         min_value=1, max_value=limits.MAX_SERVERS_PER_CLUSTER, label=_label(Allocation, "servers")
     )
@@ -367,6 +388,10 @@ class OutageForm(forms.Form):
 
     def changes(self) -> dict:
         return {name: self.cleaned_data[name] for name in self.changed_data}
+
+
+class OutageRecordForm(SubmissionKeyMixin, OutageForm):
+    """Record a new outage (once per submission)."""
 
 
 class OutageCorrectionForm(OutageForm):

@@ -279,11 +279,18 @@ class Outage(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     invoiced_at = models.DateTimeField(null=True, blank=True)
+    # The one-time key of the page form that recorded it: one outage per submission.
+    submission_key = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["-start", "id"]
         indexes = [models.Index(fields=["cluster", "start"], name="outage_cluster_start")]
         constraints = [
+            models.UniqueConstraint(
+                fields=["cluster", "submission_key"],
+                condition=~Q(submission_key=""),
+                name="outage_one_per_submission",
+            ),
             models.CheckConstraint(condition=Q(end__gt=F("start")), name="outage_end_after_start"),
             models.CheckConstraint(
                 condition=Q(servers_affected__gte=1), name="outage_servers_gte_1"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.forms.models import model_to_dict
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -457,18 +457,38 @@ def holds_purge_expired(*, now: datetime | None = None) -> int:
 
 
 def maintenance_block(
-    *, cluster: Cluster, servers: int, start: date, end: date, note: str, by: User
+    *,
+    cluster: Cluster,
+    servers: int,
+    start: date,
+    end: date,
+    note: str,
+    by: User,
+    submission_key: str = "",
 ) -> Allocation:
-    """Block servers for planned maintenance; refused if they are already sold or held."""
-    return capacity_reserve(
-        cluster_id=cluster.pk,
-        servers=servers,
-        start=start,
-        end=end,
-        kind=AllocationKind.MAINTENANCE,
-        reference=f"maintenance:{by.pk}",
-        note=note,
-    )
+    """Block servers for planned maintenance; refused if they are already sold or held.
+
+    ``submission_key`` is a page form's one-time key: sending the same form twice (a double
+    click, a reload) returns the block the first submission made instead of blocking twice.
+    """
+    reference = f"maintenance:{by.pk}" + (f":{submission_key}" if submission_key else "")
+    with transaction.atomic():
+        if submission_key:
+            _lock_clusters([cluster.pk])  # a concurrent twin waits here, then finds the block
+            existing = Allocation.objects.filter(
+                cluster=cluster, kind=AllocationKind.MAINTENANCE, reference=reference
+            ).first()
+            if existing is not None:
+                return existing
+        return capacity_reserve(
+            cluster_id=cluster.pk,
+            servers=servers,
+            start=start,
+            end=end,
+            kind=AllocationKind.MAINTENANCE,
+            reference=reference,
+            note=note,
+        )
 
 
 # --- Outages --------------------------------------------------------------------------------
@@ -500,16 +520,32 @@ def outage_record(
     servers_affected: int,
     description: str,
     by: User,
+    submission_key: str = "",
 ) -> Outage:
+    """Record an outage. ``submission_key`` (a page form's one-time key) makes a repeated
+    submission return the outage the first one recorded: an outage counted twice would credit
+    customers twice."""
     _check_outage(cluster, start, end, servers_affected)
-    return Outage.objects.create(
-        cluster=cluster,
-        start=start,
-        end=end,
-        servers_affected=servers_affected,
-        description=description,
-        recorded_by=by,
-    )
+    if submission_key:
+        existing = Outage.objects.filter(cluster=cluster, submission_key=submission_key).first()
+        if existing is not None:
+            return existing
+    try:
+        with transaction.atomic():
+            return Outage.objects.create(
+                cluster=cluster,
+                start=start,
+                end=end,
+                servers_affected=servers_affected,
+                description=description,
+                recorded_by=by,
+                submission_key=submission_key,
+            )
+    except IntegrityError:
+        if not submission_key:
+            raise
+        # A concurrent twin won the unique index: its outage is this submission's outage.
+        return Outage.objects.get(cluster=cluster, submission_key=submission_key)
 
 
 def _outage_snapshot(outage: Outage) -> dict:

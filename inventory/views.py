@@ -30,6 +30,7 @@ from inventory.forms import (
     MaintenanceForm,
     OutageCorrectionForm,
     OutageForm,
+    OutageRecordForm,
     RatingForm,
 )
 from inventory.models import Cluster, ClusterStatus, Outage
@@ -283,7 +284,7 @@ def maintenance_create(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def outage_create(request: HttpRequest, pk: int) -> HttpResponse:
     cluster = _owned_cluster(request, pk)
-    form = OutageForm(request.POST or None, today=timezone.localdate())
+    form = OutageRecordForm(request.POST or None, today=timezone.localdate())
     if request.method == "POST" and form.is_valid():
         try:
             services.outage_record(cluster=cluster, by=request.user, **form.cleaned_data)
