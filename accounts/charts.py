@@ -22,7 +22,9 @@ API, three builders (everything after the data is keyword-only)::
 
 - ``bar_chart``: ``categories`` are the bars' labels (e.g. month names); ``series`` one or more
   ``Series(name, values)`` with one value (or ``None``: no figure) per category. Several series
-  stand side by side, or on top of each other with ``stacked=True`` ("booked" and "free").
+  stand side by side, or on top of each other with ``stacked=True`` ("booked" and "free";
+  stacked values are non-negative). ``max_value`` keeps the scale up to at least that value
+  (a cluster's size, 100 for percentages).
 - ``step_chart``: ``spans`` are ``(start, end, value)`` with ``end`` exclusive, a value that holds
   over each span (free servers over time: the availability calendar), drawn over
   ``[start, end)``. The table reads each span's last day inclusively. ``table_columns`` replaces

@@ -135,6 +135,21 @@ class ClusterSearchForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.today = today
 
+    @classmethod
+    def for_query(cls, query, *, today: date) -> "ClusterSearchForm":
+        """The form bound to a query string, the window's missing dates filled in (so the
+        inputs show the window searched)."""
+        data = query.copy()
+        if not data.get("start"):
+            data["start"] = today.isoformat()
+        if not data.get("end"):
+            try:
+                start = date.fromisoformat(data["start"])
+                data["end"] = (start + timedelta(days=SEARCH_WINDOW_DAYS)).isoformat()
+            except (ValueError, OverflowError):
+                pass  # a wrong or far-off start: its field error says so
+        return cls(data, today=today)
+
     def clean(self):
         data = super().clean()
         for name in ("start", "end"):
@@ -331,6 +346,21 @@ class MaintenanceForm(SubmissionKeyMixin, forms.Form):
     def __init__(self, *args, today: date, **kwargs):
         super().__init__(*args, **kwargs)
         self.today = today
+
+    @classmethod
+    def for_query(cls, query, *, today: date) -> "ClusterSearchForm":
+        """The form bound to a query string, the window's missing dates filled in (so the
+        inputs show the window searched)."""
+        data = query.copy()
+        if not data.get("start"):
+            data["start"] = today.isoformat()
+        if not data.get("end"):
+            try:
+                start = date.fromisoformat(data["start"])
+                data["end"] = (start + timedelta(days=SEARCH_WINDOW_DAYS)).isoformat()
+            except (ValueError, OverflowError):
+                pass  # a wrong or far-off start: its field error says so
+        return cls(data, today=today)
 
     def clean(self):
         data = super().clean()

@@ -68,7 +68,7 @@ def _owned_cluster(request: HttpRequest, pk: int) -> Cluster:
 def cluster_list(request: HttpRequest) -> HttpResponse:
     """Search listed capacity, cheapest first, with free servers and P over a window."""
     today = timezone.localdate()
-    form = ClusterSearchForm(request.GET, today=today)
+    form = ClusterSearchForm.for_query(request.GET, today=today)
     rows, page = [], None
     if form.is_valid():
         filters = form.cleaned_data
@@ -93,7 +93,9 @@ def cluster_list(request: HttpRequest) -> HttpResponse:
         "query": query.urlencode(),
         "organization": organization_of(request.user),
     }
-    template = "inventory/_cluster_results.html" if request.htmx else "inventory/cluster_list.html"
+    # htmx swaps the results in place; restoring history (back button) needs the whole page.
+    partial = request.htmx and not request.htmx.history_restore_request
+    template = "inventory/_cluster_results.html" if partial else "inventory/cluster_list.html"
     response = render(request, template, context)
     patch_vary_headers(response, ("HX-Request",))
     return response
@@ -255,7 +257,7 @@ def cluster_status(request: HttpRequest, pk: int) -> HttpResponse:
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
-            level, text = _status_message(selectors.clusters_by_ids([cluster.pk])[cluster.pk])
+            level, text = _status_message(cluster)
             messages.add_message(request, level, text)
     if request.POST.get("next") == "mine":
         return redirect("inventory:cluster-mine")

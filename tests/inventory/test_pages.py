@@ -101,8 +101,12 @@ def test_search_shows_free_servers_and_p_over_the_window(client, market, custome
 
 def test_search_without_dates_uses_a_window_from_today(client, market):
     html = html_of(client.get("/clusters/"))
-    assert timezone.localdate().strftime("%Y") in html
+    end = TODAY + timedelta(days=90)
+    assert f'name="start" value="{TODAY.isoformat()}"' in html  # the inputs show the window
+    assert f'name="end" value="{end.isoformat()}"' in html
     assert "4 of 4 servers" in html
+    later = html_of(client.get("/clusters/", {"start": "2027-05-01", "end": ""}))
+    assert 'name="end" value="2027-07-30"' in later
 
 
 def test_filters_narrow_the_results_cheapest_first(client, db):
@@ -188,6 +192,16 @@ def test_htmx_asks_for_the_results_only(client, market):
     assert "HX-Request" in response["Vary"]
     full = client.get("/clusters/", {"region": "hefei"})
     assert "<html" in html_of(full) and 'hx-get="/clusters/"' in html_of(full)
+
+
+def test_htmx_history_restore_gets_the_whole_page(client, market):
+    response = client.get(
+        "/clusters/",
+        {"region": "hefei"},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_HISTORY_RESTORE_REQUEST="true",
+    )
+    assert "<html" in html_of(response)
 
 
 def test_htmx_results_say_what_is_wrong_with_the_filters(client, market):
