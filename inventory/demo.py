@@ -25,6 +25,7 @@ CLUSTERS = [
     ("Shanghai A800 RoCE-03", "shanghai", "A800-80G", 12, "roce", 800, "115000", 1, "listed"),
     ("Qinghai H20 Eth-04", "qinghai", "H20-96G", 40, "ethernet", 200, "95000", 1, "listed"),
     ("Jinan L40S Eth-05", "jinan", "L40S-48G", 20, "ethernet", 200, "88000", 1, "draft"),
+    ("Beijing A100 IB-06", "beijing", "A100-80G", 6, "infiniband", 800, "105000", 1, "delisted"),
 ]
 UNVERIFIED_CLUSTER = ("Wuhu A800 IB-09", "wuhu", "A800-80G", 8, "infiniband", 1600, "99000", 1)
 
@@ -67,6 +68,16 @@ def seed_inventory(accounts: DemoAccounts) -> DemoInventory:
             start=start,
             end=start + timedelta(days=2),
             note="Firmware upgrade of the InfiniBand fabric",
+            by=accounts.admin,
+        )
+    if not Outage.objects.filter(cluster=hefei).exists():
+        start = timezone.now() - timedelta(days=41, hours=7)
+        services.outage_record(
+            cluster=hefei,
+            start=start,
+            end=start + timedelta(hours=3, minutes=20),
+            servers_affected=1,
+            description="GPU fell off the bus on one node; the card was replaced under warranty.",
             by=accounts.admin,
         )
     wuhu = clusters["Wuhu H800 IB-02"]

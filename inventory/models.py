@@ -10,6 +10,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organization
 from accounts.money import (
@@ -69,44 +71,67 @@ class Region(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def local_name(self) -> str:
+        """The name in the active language: 合肥 on Chinese pages, Hefei on English ones."""
+        language = get_language() or ""
+        return self.name_zh if language.startswith("zh") and self.name_zh else self.name
+
 
 class Interconnect(models.TextChoices):
-    INFINIBAND = "infiniband", "InfiniBand"  # RDMA fabric for multi-node training
-    ROCE = "roce", "RoCE"  # RDMA over converged Ethernet
-    ETHERNET = "ethernet", "Ethernet"  # plain TCP/IP; fine for inference
+    INFINIBAND = "infiniband", _("InfiniBand")  # RDMA fabric for multi-node training
+    ROCE = "roce", _("RoCE")  # RDMA over converged Ethernet
+    ETHERNET = "ethernet", _("Ethernet")  # plain TCP/IP; fine for inference
 
 
 class ClusterStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"  # being set up; only the provider sees it
-    LISTED = "listed", "Listed"  # offered to customers (once the provider is verified)
-    DELISTED = "delisted", "Delisted"  # withdrawn from new business; bookings stay
+    DRAFT = "draft", _("Draft")  # being set up; only the provider sees it
+    LISTED = "listed", _("Listed")  # offered to customers (once the provider is verified)
+    DELISTED = "delisted", _("Delisted")  # withdrawn from new business; bookings stay
+
+
+def price_per_server_year(*, rated_p_per_server: Decimal, price_per_p_year: Decimal) -> Decimal:
+    """What one server rents for a year at a price per P per year (exact; round for display)."""
+    return rated_p_per_server * price_per_p_year
 
 
 class Cluster(models.Model):
-    provider = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="clusters")
-    name = models.CharField(max_length=200)
-    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="clusters")
-    gpu_model = models.ForeignKey(GpuModel, on_delete=models.PROTECT, related_name="clusters")
-    gpus_per_server = models.PositiveSmallIntegerField(default=8)
-    server_count = models.PositiveIntegerField()
-    interconnect = models.CharField(max_length=16, choices=Interconnect.choices)
+    provider = models.ForeignKey(
+        Organization,
+        on_delete=models.PROTECT,
+        related_name="clusters",
+        verbose_name=_("provider"),
+    )
+    name = models.CharField(_("name"), max_length=200)
+    region = models.ForeignKey(
+        Region, on_delete=models.PROTECT, related_name="clusters", verbose_name=_("region")
+    )
+    gpu_model = models.ForeignKey(
+        GpuModel, on_delete=models.PROTECT, related_name="clusters", verbose_name=_("GPU model")
+    )
+    gpus_per_server = models.PositiveSmallIntegerField(_("cards per server"), default=8)
+    server_count = models.PositiveIntegerField(_("servers"))
+    interconnect = models.CharField(_("interconnect"), max_length=16, choices=Interconnect.choices)
     interconnect_gbps = models.PositiveIntegerField(
-        default=0, help_text="Network bandwidth per server, Gbit/s."
+        _("network bandwidth (Gbit/s)"),
+        default=0,
+        help_text=_("Network bandwidth per server, Gbit/s."),
     )
     # Ask price, CNY per P per year, tax included. Applies to new quotes only.
     price_per_p_year = models.DecimalField(
-        max_digits=RATE_MAX_DIGITS, decimal_places=RATE_DECIMAL_PLACES
+        _("price per P per year"), max_digits=RATE_MAX_DIGITS, decimal_places=RATE_DECIMAL_PLACES
     )
-    min_term_months = models.PositiveSmallIntegerField(default=1)
-    available_from = models.DateField()
-    available_until = models.DateField(null=True, blank=True)  # exclusive; None: open-ended
+    min_term_months = models.PositiveSmallIntegerField(_("minimum term (months)"), default=1)
+    available_from = models.DateField(_("available from"))
+    # Exclusive; None: open-ended.
+    available_until = models.DateField(_("available until"), null=True, blank=True)
     sla_uptime_percent = models.DecimalField(
-        max_digits=6, decimal_places=3, default=Decimal("99.9")
+        _("SLA uptime (%)"), max_digits=6, decimal_places=3, default=Decimal("99.9")
     )
     status = models.CharField(
-        max_length=16, choices=ClusterStatus.choices, default=ClusterStatus.DRAFT
+        _("status"), max_length=16, choices=ClusterStatus.choices, default=ClusterStatus.DRAFT
     )
-    description = models.TextField(blank=True)
+    description = models.TextField(_("description"), blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -145,11 +170,17 @@ class Cluster(models.Model):
     def rated_p(self) -> Decimal:
         return self.server_count * self.rated_p_per_server
 
+    @property
+    def price_per_server_year(self) -> Decimal:
+        return price_per_server_year(
+            rated_p_per_server=self.rated_p_per_server, price_per_p_year=self.price_per_p_year
+        )
+
 
 class AllocationKind(models.TextChoices):
-    BOOKING = "booking", "Booking"  # sold under a contract
-    HOLD = "hold", "Hold"  # held for a quote until expires_at
-    MAINTENANCE = "maintenance", "Maintenance"  # blocked by the provider
+    BOOKING = "booking", _("Booking")  # sold under a contract
+    HOLD = "hold", _("Hold")  # held for a quote until expires_at
+    MAINTENANCE = "maintenance", _("Maintenance")  # blocked by the provider
 
 
 class Allocation(models.Model):
@@ -162,14 +193,16 @@ class Allocation(models.Model):
     does not know the apps above it.
     """
 
-    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="allocations")
-    kind = models.CharField(max_length=16, choices=AllocationKind.choices)
-    servers = models.PositiveIntegerField()
-    start = models.DateField()
-    end = models.DateField()
+    cluster = models.ForeignKey(
+        Cluster, on_delete=models.CASCADE, related_name="allocations", verbose_name=_("cluster")
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=AllocationKind.choices)
+    servers = models.PositiveIntegerField(_("servers"))
+    start = models.DateField(_("start"))
+    end = models.DateField(_("end"))
     expires_at = models.DateTimeField(null=True, blank=True)  # holds only
     reference = models.CharField(max_length=100, db_index=True)
-    note = models.CharField(max_length=300, blank=True)
+    note = models.CharField(_("note"), max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -234,21 +267,30 @@ class Outage(models.Model):
     correct it, and each correction is audited in :class:`OutageCorrection`.
     """
 
-    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="outages")
-    start = models.DateTimeField()
-    end = models.DateTimeField()
-    servers_affected = models.PositiveIntegerField()
-    description = models.TextField()
+    cluster = models.ForeignKey(
+        Cluster, on_delete=models.PROTECT, related_name="outages", verbose_name=_("cluster")
+    )
+    start = models.DateTimeField(_("start"))
+    end = models.DateTimeField(_("end"))
+    servers_affected = models.PositiveIntegerField(_("servers affected"))
+    description = models.TextField(_("description"))
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     invoiced_at = models.DateTimeField(null=True, blank=True)
+    # The one-time key of the page form that recorded it: one outage per submission.
+    submission_key = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["-start", "id"]
         indexes = [models.Index(fields=["cluster", "start"], name="outage_cluster_start")]
         constraints = [
+            models.UniqueConstraint(
+                fields=["cluster", "submission_key"],
+                condition=~Q(submission_key=""),
+                name="outage_one_per_submission",
+            ),
             models.CheckConstraint(condition=Q(end__gt=F("start")), name="outage_end_after_start"),
             models.CheckConstraint(
                 condition=Q(servers_affected__gte=1), name="outage_servers_gte_1"
@@ -270,7 +312,7 @@ class OutageCorrection(models.Model):
     corrected_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
-    reason = models.TextField()
+    reason = models.TextField(_("reason"))
     before = models.JSONField()
     after = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)

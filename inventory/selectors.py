@@ -2,18 +2,30 @@
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from dateutil.relativedelta import relativedelta
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Organization, User
 from accounts.selectors import is_platform_admin, organization_of
 from inventory.capacity import FreeSpan, Usage, free_timeline, peak_usage
-from inventory.models import Allocation, Cluster, ClusterStatus, Outage
+from inventory.models import (
+    Allocation,
+    AllocationKind,
+    Cluster,
+    ClusterStatus,
+    GpuModel,
+    Outage,
+    Region,
+    price_per_server_year,
+)
 from inventory.reliability import UPTIME_WINDOW, OutageSpan, uptime_percent
 
 
@@ -351,3 +363,189 @@ def clusters_by_ids(ids: Iterable[int]) -> dict[int, Cluster]:
             pk__in=list(ids)
         )
     }
+
+
+# --- Pages: search, a cluster's page, a provider's clusters, the live rating ----------------
+@dataclass(frozen=True)
+class SearchRow:
+    """One search result: a cluster and what is free of it over the searched window."""
+
+    cluster: Cluster
+    free_servers: int
+    free_p: Decimal
+    uptime: Decimal
+
+
+def cluster_search(
+    *,
+    user: User | None,
+    start: date,
+    end: date,
+    gpu_model: GpuModel | None = None,
+    region: Region | None = None,
+    interconnect: str = "",
+    max_price: Decimal | None = None,
+    min_free_p: Decimal = Decimal(0),
+    now: datetime | None = None,
+) -> dict[int, int]:
+    """Free servers over ``[start, end)`` of the clusters ``user`` may see that pass the
+    filters and have at least ``min_free_p`` P free, cheapest first (one query)."""
+    clusters = cluster_list(user=user)
+    if gpu_model is not None:
+        clusters = clusters.filter(gpu_model=gpu_model)
+    if region is not None:
+        clusters = clusters.filter(region=region)
+    if interconnect:
+        clusters = clusters.filter(interconnect=interconnect)
+    if max_price is not None:
+        clusters = clusters.filter(price_per_p_year__lte=max_price)
+    return free_servers(clusters, start=start, end=end, min_free_p=min_free_p, now=now)
+
+
+def search_rows(
+    cluster_ids: Sequence[int], free: dict[int, int], *, now: datetime | None = None
+) -> list[SearchRow]:
+    """The rows of one page of search results, in the order given (two queries)."""
+    by_id = clusters_by_ids(cluster_ids)
+    clusters = [by_id[pk] for pk in cluster_ids if pk in by_id]
+    uptime = uptime_by_cluster(clusters, now=now)
+    return [
+        SearchRow(
+            cluster=cluster,
+            free_servers=free[cluster.pk],
+            free_p=free[cluster.pk] * cluster.rated_p_per_server,
+            uptime=uptime[cluster.pk],
+        )
+        for cluster in clusters
+    ]
+
+
+CALENDAR_MONTHS = 12
+RECENT_OUTAGES = 10
+
+
+@dataclass(frozen=True)
+class ClusterPage:
+    """What a cluster's page shows: facts, the 12-month calendar, uptime and outages."""
+
+    cluster: Cluster
+    owned: bool
+    calendar_start: date
+    calendar_end: date  # exclusive
+    availability: list[FreeSpan]
+    uptime: Decimal
+    outages: list[Outage]
+    maintenance: list[Allocation]  # current and coming blocks; the owner's view only
+
+
+def cluster_page(
+    cluster: Cluster, *, user: User | None, today: date, now: datetime | None = None
+) -> ClusterPage:
+    """Read ``cluster`` (already checked visible to ``user``) for its page.
+
+    Outages of a visible cluster are public: its record of uptime is what customers weigh.
+    """
+    end = today + relativedelta(months=CALENDAR_MONTHS)
+    owned = user is not None and cluster_owned_by(cluster, user)
+    maintenance = (
+        list(
+            Allocation.objects.filter(
+                cluster=cluster, kind=AllocationKind.MAINTENANCE, end__gt=today
+            ).order_by("start", "id")
+        )
+        if owned
+        else []
+    )
+    return ClusterPage(
+        cluster=cluster,
+        owned=owned,
+        calendar_start=today,
+        calendar_end=end,
+        availability=cluster_availability(cluster, start=today, end=end, now=now),
+        uptime=uptime_by_cluster([cluster], now=now)[cluster.pk],
+        outages=list(
+            Outage.objects.filter(cluster=cluster).order_by("-start", "id")[:RECENT_OUTAGES]
+        ),
+        maintenance=maintenance,
+    )
+
+
+@dataclass(frozen=True)
+class ProviderClusterRow:
+    cluster: Cluster
+    booked_servers: int  # under contract today
+    booked_p: Decimal
+
+
+@dataclass(frozen=True)
+class ProviderClusters:
+    rows: list[ProviderClusterRow]
+    listed_p: Decimal  # rated P of the clusters listed now
+    booked_p: Decimal  # P under contract today, every cluster
+
+
+def provider_clusters(*, organization: Organization, today: date) -> ProviderClusters:
+    """A provider's clusters, any status, with the servers booked on ``today`` (one query)."""
+    booked_today = Q(
+        allocations__kind=AllocationKind.BOOKING,
+        allocations__start__lte=today,
+        allocations__end__gt=today,
+    )
+    clusters = (
+        Cluster.objects.filter(provider=organization)
+        .select_related("gpu_model", "region", "provider")
+        .annotate(booked=Coalesce(Sum("allocations__servers", filter=booked_today), 0))
+        .order_by("name", "id")
+    )
+    rows = [
+        ProviderClusterRow(
+            cluster=cluster,
+            booked_servers=cluster.booked,
+            booked_p=cluster.booked * cluster.rated_p_per_server,
+        )
+        for cluster in clusters
+    ]
+    return ProviderClusters(
+        rows=rows,
+        listed_p=sum(
+            (row.cluster.rated_p for row in rows if row.cluster.status == ClusterStatus.LISTED),
+            Decimal(0),
+        ),
+        booked_p=sum((row.booked_p for row in rows), Decimal(0)),
+    )
+
+
+@dataclass(frozen=True)
+class RatingPreview:
+    gpu_model: GpuModel
+    gpus_per_server: int
+    server_count: int | None
+    rated_p_per_server: Decimal
+    rated_p: Decimal | None
+    price_per_server_year: Decimal | None
+
+
+def rating_preview(
+    *,
+    gpu_model: GpuModel,
+    gpus_per_server: int,
+    server_count: int | None = None,
+    price_per_p_year: Decimal | None = None,
+) -> RatingPreview:
+    """The P rating a cluster with this hardware would have (the catalog's rule), its total
+    over ``server_count`` servers and what a server rents for a year at ``price_per_p_year``."""
+    per_server = gpu_model.rated_p_per_server(gpus_per_server)
+    return RatingPreview(
+        gpu_model=gpu_model,
+        gpus_per_server=gpus_per_server,
+        server_count=server_count,
+        rated_p_per_server=per_server,
+        rated_p=None if server_count is None else server_count * per_server,
+        price_per_server_year=(
+            None
+            if price_per_p_year is None
+            else price_per_server_year(
+                rated_p_per_server=per_server, price_per_p_year=price_per_p_year
+            )
+        ),
+    )

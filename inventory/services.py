@@ -12,14 +12,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.forms.models import model_to_dict
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.errors import DomainError, InvalidInput, PermissionDeniedError
 from accounts.models import Organization, User
 from inventory.capacity import Usage, usage_steps
-from inventory.errors import CapacityUnavailable, OutageLocked
+from inventory.errors import CapacityUnavailable, ClusterStatusChangeRefused, OutageLocked
 from inventory.models import (
     Allocation,
     AllocationKind,
@@ -65,9 +68,22 @@ CLUSTER_EDITABLE_FIELDS = {
 }
 
 
+# Listing changes a provider may make: a draft is listed once; listed and delisted alternate.
+# A cluster never goes back to draft (customers may have seen it, contracts may name it).
+CLUSTER_STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
+    ClusterStatus.DRAFT: frozenset({ClusterStatus.LISTED}),
+    ClusterStatus.LISTED: frozenset({ClusterStatus.DELISTED}),
+    ClusterStatus.DELISTED: frozenset({ClusterStatus.LISTED}),
+}
+
+
+def cluster_status_can_change(*, current: str, new: str) -> bool:
+    return new == current or new in CLUSTER_STATUS_TRANSITIONS.get(current, frozenset())
+
+
 def _check_window(available_from: date, available_until: date | None) -> None:
     if available_until is not None and available_until <= available_from:
-        raise InvalidInput("available_until", "Must be after available_from.")
+        raise InvalidInput("available_until", _("Must be after the first available day."))
 
 
 def cluster_create(
@@ -89,7 +105,7 @@ def cluster_create(
     description: str = "",
 ) -> Cluster:
     if not provider.is_provider:
-        raise PermissionDeniedError("Only provider organisations list clusters.")
+        raise PermissionDeniedError(_("Only provider organisations list clusters."))
     _check_window(available_from, available_until)
     return Cluster.objects.create(
         provider=provider,
@@ -112,14 +128,23 @@ def cluster_create(
 
 def cluster_update(*, cluster: Cluster, changes: dict, now: datetime | None = None) -> Cluster:
     """Change a cluster for the future. Price changes apply to new quotes only (quotes freeze
-    prices). Shrinking below what is already booked or held is refused with the figure.
+    prices). Shrinking below what is already booked or held is refused with the figure; the
+    status moves only as ``CLUSTER_STATUS_TRANSITIONS`` allows.
     """
     unknown = set(changes) - CLUSTER_EDITABLE_FIELDS
     if unknown:
-        raise InvalidInput(sorted(unknown)[0], "This field cannot be changed.")
+        raise InvalidInput(sorted(unknown)[0], _("This field cannot be changed."))
     now = now or timezone.now()
     with transaction.atomic():
         locked = Cluster.objects.select_for_update().get(pk=cluster.pk)
+        if "status" in changes and not cluster_status_can_change(
+            current=locked.status, new=changes["status"]
+        ):
+            message = _("A %(current)s cluster cannot become %(new)s.") % {
+                "current": ClusterStatus(locked.status).label.lower(),
+                "new": ClusterStatus(changes["status"]).label.lower(),
+            }
+            raise ClusterStatusChangeRefused(message, details={"status": [message]})
         today = timezone.localdate(now)
         in_use = Allocation.objects.filter(active_allocations_q(now), cluster=locked, end__gt=today)
         if "server_count" in changes and changes["server_count"] < locked.server_count:
@@ -127,8 +152,14 @@ def cluster_update(*, cluster: Cluster, changes: dict, now: datetime | None = No
             if changes["server_count"] < peak:
                 raise InvalidInput(
                     "server_count",
-                    f"{peak} server(s) are booked, held or blocked at some moment from {today} "
-                    f"on; the cluster cannot shrink below {peak}.",
+                    ngettext(
+                        "%(peak)s server is booked, held or blocked at some moment from "
+                        "%(today)s on; the cluster cannot shrink below %(peak)s.",
+                        "%(peak)s servers are booked, held or blocked at some moment from "
+                        "%(today)s on; the cluster cannot shrink below %(peak)s.",
+                        peak,
+                    )
+                    % {"peak": peak, "today": date_format(today, "DATE_FORMAT")},
                 )
         rating_changed = (
             "gpu_model" in changes and changes["gpu_model"].pk != locked.gpu_model_id
@@ -139,7 +170,7 @@ def cluster_update(*, cluster: Cluster, changes: dict, now: datetime | None = No
         ):
             raise InvalidInput(
                 "gpu_model" if "gpu_model" in changes else "gpus_per_server",
-                "The cluster's servers are booked or held; their hardware cannot change.",
+                _("The cluster's servers are booked or held; their hardware cannot change."),
             )
         available_from = changes.get("available_from", locked.available_from)
         available_until = changes.get("available_until", locked.available_until)
@@ -152,7 +183,7 @@ def cluster_update(*, cluster: Cluster, changes: dict, now: datetime | None = No
         if ("available_from" in changes or "available_until" in changes) and outside.exists():
             raise InvalidInput(
                 "available_until" if "available_until" in changes else "available_from",
-                "Servers are booked or held outside the new availability window.",
+                _("Servers are booked or held outside the new availability window."),
             )
         for field, value in changes.items():
             setattr(locked, field, value)
@@ -168,7 +199,11 @@ def _lock_clusters(cluster_ids: Sequence[int]) -> dict[int, Cluster]:
     clusters = {cluster.pk: cluster for cluster in locked}
     missing = set(ids) - set(clusters)
     if missing:
-        raise InvalidInput("cluster", f"Unknown cluster(s): {sorted(missing)}.")
+        raise InvalidInput(
+            "cluster",
+            ngettext("Unknown cluster: %(ids)s.", "Unknown clusters: %(ids)s.", len(missing))
+            % {"ids": ", ".join(str(pk) for pk in sorted(missing))},
+        )
     return clusters
 
 
@@ -208,9 +243,9 @@ def usage_steps_rebuild(*, cluster_ids: Sequence[int]) -> int:
 
 def _validate_request(request: ReservationRequest) -> None:
     if request.servers < 1:
-        raise InvalidInput("servers", "Reserve at least one server.")
+        raise InvalidInput("servers", _("Reserve at least one server."))
     if request.end <= request.start:
-        raise InvalidInput("end", "The window must end after it starts.")
+        raise InvalidInput("end", _("The window must end after it starts."))
 
 
 def capacity_reserve_many(
@@ -230,9 +265,9 @@ def capacity_reserve_many(
     insert the allocation rows.
     """
     if kind == AllocationKind.HOLD and expires_at is None:
-        raise InvalidInput("expires_at", "A hold needs an expiry.")
+        raise InvalidInput("expires_at", _("A hold needs an expiry."))
     if kind != AllocationKind.HOLD and expires_at is not None:
-        raise InvalidInput("expires_at", "Only holds expire.")
+        raise InvalidInput("expires_at", _("Only holds expire."))
     now = now or timezone.now()
     for request in requests:
         _validate_request(request)
@@ -379,7 +414,7 @@ def holds_confirm(
     with transaction.atomic():
         holds = list(Allocation.objects.filter(reference=hold_reference, kind=AllocationKind.HOLD))
         if not holds:
-            raise DomainError("There is no capacity held for this quote.", code="no_holds")
+            raise DomainError(_("There is no capacity held for this quote."), code="no_holds")
         _lock_clusters([hold.cluster_id for hold in holds])
         expired = [hold for hold in holds if hold.expires_at <= now]
         if expired:
@@ -422,18 +457,38 @@ def holds_purge_expired(*, now: datetime | None = None) -> int:
 
 
 def maintenance_block(
-    *, cluster: Cluster, servers: int, start: date, end: date, note: str, by: User
+    *,
+    cluster: Cluster,
+    servers: int,
+    start: date,
+    end: date,
+    note: str,
+    by: User,
+    submission_key: str = "",
 ) -> Allocation:
-    """Block servers for planned maintenance; refused if they are already sold or held."""
-    return capacity_reserve(
-        cluster_id=cluster.pk,
-        servers=servers,
-        start=start,
-        end=end,
-        kind=AllocationKind.MAINTENANCE,
-        reference=f"maintenance:{by.pk}",
-        note=note,
-    )
+    """Block servers for planned maintenance; refused if they are already sold or held.
+
+    ``submission_key`` is a page form's one-time key: sending the same form twice (a double
+    click, a reload) returns the block the first submission made instead of blocking twice.
+    """
+    reference = f"maintenance:{by.pk}" + (f":{submission_key}" if submission_key else "")
+    with transaction.atomic():
+        if submission_key:
+            _lock_clusters([cluster.pk])  # a concurrent twin waits here, then finds the block
+            existing = Allocation.objects.filter(
+                cluster=cluster, kind=AllocationKind.MAINTENANCE, reference=reference
+            ).first()
+            if existing is not None:
+                return existing
+        return capacity_reserve(
+            cluster_id=cluster.pk,
+            servers=servers,
+            start=start,
+            end=end,
+            kind=AllocationKind.MAINTENANCE,
+            reference=reference,
+            note=note,
+        )
 
 
 # --- Outages --------------------------------------------------------------------------------
@@ -442,12 +497,18 @@ OUTAGE_EDITABLE_FIELDS = {"start", "end", "servers_affected", "description"}
 
 def _check_outage(cluster: Cluster, start: datetime, end: datetime, servers: int) -> None:
     if end <= start:
-        raise InvalidInput("end", "An outage must end after it starts.")
+        raise InvalidInput("end", _("An outage must end after it starts."))
     if servers < 1:
-        raise InvalidInput("servers_affected", "At least one server is affected.")
+        raise InvalidInput("servers_affected", _("At least one server is affected."))
     if servers > cluster.server_count:
         raise InvalidInput(
-            "servers_affected", f"The cluster has only {cluster.server_count} server(s)."
+            "servers_affected",
+            ngettext(
+                "The cluster has only %(count)s server.",
+                "The cluster has only %(count)s servers.",
+                cluster.server_count,
+            )
+            % {"count": cluster.server_count},
         )
 
 
@@ -459,16 +520,32 @@ def outage_record(
     servers_affected: int,
     description: str,
     by: User,
+    submission_key: str = "",
 ) -> Outage:
+    """Record an outage. ``submission_key`` (a page form's one-time key) makes a repeated
+    submission return the outage the first one recorded: an outage counted twice would credit
+    customers twice."""
     _check_outage(cluster, start, end, servers_affected)
-    return Outage.objects.create(
-        cluster=cluster,
-        start=start,
-        end=end,
-        servers_affected=servers_affected,
-        description=description,
-        recorded_by=by,
-    )
+    if submission_key:
+        existing = Outage.objects.filter(cluster=cluster, submission_key=submission_key).first()
+        if existing is not None:
+            return existing
+    try:
+        with transaction.atomic():
+            return Outage.objects.create(
+                cluster=cluster,
+                start=start,
+                end=end,
+                servers_affected=servers_affected,
+                description=description,
+                recorded_by=by,
+                submission_key=submission_key,
+            )
+    except IntegrityError:
+        if not submission_key:
+            raise
+        # A concurrent twin won the unique index: its outage is this submission's outage.
+        return Outage.objects.get(cluster=cluster, submission_key=submission_key)
 
 
 def _outage_snapshot(outage: Outage) -> dict:
@@ -483,17 +560,16 @@ def outage_update(*, outage: Outage, changes: dict, by: User, reason: str = "") 
     """Change an outage. Once billed, only admins may, with a reason, and it is audited."""
     unknown = set(changes) - OUTAGE_EDITABLE_FIELDS
     if unknown:
-        raise InvalidInput(sorted(unknown)[0], "This field cannot be changed.")
+        raise InvalidInput(sorted(unknown)[0], _("This field cannot be changed."))
     with transaction.atomic():
         locked = Outage.objects.select_for_update().select_related("cluster").get(pk=outage.pk)
         if locked.is_locked:
             if not by.is_staff:
-                raise OutageLocked(
-                    "This outage has been invoiced (SLA credits were issued); only a platform "
-                    "admin can correct it."
-                )
+                raise OutageLocked()
             if not reason.strip():
-                raise InvalidInput("reason", "A correction to an invoiced outage needs a reason.")
+                raise InvalidInput(
+                    "reason", _("A correction to an invoiced outage needs a reason.")
+                )
         before = _outage_snapshot(locked)
         for field, value in changes.items():
             setattr(locked, field, value)

@@ -38,7 +38,7 @@ def test_reserving_more_than_free_raises_with_what_is_free_and_writes_nothing():
         reserve(cluster, 2, start=date(2027, 3, 1), end=JUL)
     assert caught.value.free_servers == 1
     assert caught.value.requested == 2
-    assert "1 server(s) free" in caught.value.message
+    assert "has 1 server free" in caught.value.message
     assert Allocation.objects.count() == 1
 
 
