@@ -49,7 +49,7 @@ def test_inference_of_a_175b_model_on_a800_in_int8():
         "A800 80GB: cards = ceil(900.206 PFLOPS / 624 TOPS INT8 dense) = 1,443",
         "A800 80GB: servers = ceil(1,443 cards / 8 per server) = 181",
         "A800 80GB: rated P = 181 servers x 8 cards x 624 TFLOPS FP16 sparse / 1,000 = 903.552 P",
-        "A800 80GB: annual cost = 903.552 P x 120,000 per P per year = 108,426,240.00",
+        "A800 80GB: annual cost = 903.552 P x ¥120,000.00 per P per year = ¥108,426,240.00",
     )
 
 
