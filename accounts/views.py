@@ -10,10 +10,6 @@ from accounts.services import RegistrationError
 FIELD_FOR_ERROR = {"organization.name": "organization_name", "organization.roles": "roles"}
 
 
-def home(request):
-    return render(request, "home.html")
-
-
 class RateLimitedLoginView(LoginView):
     form_class = RateLimitedAuthenticationForm
     template_name = "accounts/login.html"

@@ -5,12 +5,12 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Case, Count, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Case, Count, Max, Min, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import get_language, gettext
 
 from accounts.models import Organization, User
-from accounts.money import TFLOPS_PER_P
+from accounts.money import TFLOPS_PER_P, split_tax
 from accounts.selectors import is_platform_admin, organization_of, scope_to_organization
 from inventory.models import Cluster, GpuModel, Interconnect, Region
 from inventory.selectors import (
@@ -79,6 +79,16 @@ class ContractView:
     show_totals: bool
     is_customer: bool
     is_sole_provider: bool
+
+    @property
+    def servers(self) -> int:
+        """Servers on the lines this viewer sees."""
+        return sum(line.servers for line in self.lines)
+
+    @property
+    def p(self) -> Decimal:
+        """P on the lines this viewer sees."""
+        return sum((line.p for line in self.lines), Decimal(0))
 
 
 def contract_view(contract: Contract, *, user: User) -> ContractView:
@@ -349,8 +359,8 @@ def region_label(name: str, name_zh: str) -> str:
     return name
 
 
-def reason_names() -> Names:
-    """Names for the codes that rejection reasons mention, in the active language (two small
+def display_names() -> Names:
+    """Names for the codes of GPU models, regions and networks, in the active language (two small
     queries: the GPU catalog and the regions)."""
     return Names(
         gpus=dict(GpuModel.objects.values_list("code", "name")),
@@ -448,15 +458,64 @@ def quote_signing(quote: Quote, *, now: datetime | None = None) -> Signing:
 def contract_detail(*, user: User) -> QuerySet[Contract]:
     """``contract_list`` with what a contract's page and PDF show: lines with cluster, region,
     GPU and provider, history with actors, the customer's and providers' legal profiles."""
-    return contract_list(user=user).prefetch_related(
-        Prefetch(
-            "lines",
-            ContractLine.objects.select_related(
-                "cluster__region", "cluster__gpu_model", "provider"
+    return (
+        contract_list(user=user)
+        .prefetch_related(None)
+        .prefetch_related(
+            Prefetch(
+                "lines",
+                ContractLine.objects.select_related(
+                    "cluster__region", "cluster__gpu_model", "provider"
+                ),
             ),
-        ),
-        Prefetch("history", ContractEvent.objects.select_related("actor")),
+            Prefetch("history", ContractEvent.objects.select_related("actor")),
+        )
     )
+
+
+@dataclass(frozen=True)
+class Parties:
+    customer: Organization
+    providers: list[Organization]  # of the lines the viewer sees, in their order
+
+
+def contract_parties(contract: Contract, view: ContractView) -> Parties:
+    """Who signed: the customer, and the providers of the lines this viewer may see."""
+    providers: dict[int, Organization] = {}
+    for line in view.lines:
+        providers.setdefault(line.provider_id, line.provider)
+    return Parties(customer=contract.customer, providers=list(providers.values()))
+
+
+def contract_monthly_price(contract: Contract) -> Decimal:
+    """One full billing month of the contract, tax included."""
+    return monthly_price(contract.annual_price)
+
+
+def contract_tax_split(contract: Contract) -> tuple[Decimal, Decimal]:
+    """The contract's total for its term as (net, VAT), each to the fen."""
+    return split_tax(contract.total_price, contract.vat_rate)
+
+
+@dataclass(frozen=True)
+class OpenQuotes:
+    count: int
+    lowest_price_per_p_year: Decimal
+    expires_at: datetime
+
+
+def open_quote_summary(request_ids: list[int]) -> dict[int, OpenQuotes]:
+    """For each request, its open quotes: how many, the lowest price, when they expire (one
+    query)."""
+    rows = (
+        Quote.objects.filter(request_id__in=request_ids, status=QuoteStatus.OPEN)
+        .values("request_id")
+        .annotate(count=Count("id"), lowest=Min("price_per_p_year"), expires=Max("expires_at"))
+        .order_by()
+    )
+    return {
+        row["request_id"]: OpenQuotes(row["count"], row["lowest"], row["expires"]) for row in rows
+    }
 
 
 @dataclass(frozen=True)
@@ -464,6 +523,7 @@ class HistoryRow:
     at: datetime
     from_status: str  # in words; blank for the signing
     to_status: str  # in words
+    to_code: str  # the state's code
     by: str
     reason: str
 
@@ -497,6 +557,7 @@ def contract_history(contract: Contract) -> list[HistoryRow]:
                     str(ContractStatus(event.from_status).label) if event.from_status else ""
                 ),
                 to_status=str(ContractStatus(event.to_status).label),
+                to_code=event.to_status,
                 by=by,
                 reason=reason,
             )

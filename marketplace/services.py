@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext, ngettext
 
+from accounts import limits
 from accounts.errors import DomainError, InvalidInput, PermissionDeniedError
 from accounts.models import Organization, User
 from inventory import services as inventory
@@ -54,16 +55,16 @@ from marketplace.models import (
 from marketplace.pricing import PricedLine, price_quote
 from marketplace.selectors import (
     cluster_facts,
+    display_names,
     facts_of,
     median_ask_by_gpu,
-    reason_names,
     request_spec,
     static_reason_conditions,
     static_rejection_summary,
     statically_rejected,
 )
 
-MAX_TERM_MONTHS = 60
+MAX_TERM_MONTHS = limits.MAX_TERM_MONTHS
 HOLD_ATTEMPTS = 3
 
 
@@ -151,6 +152,28 @@ def request_create(
     return capacity_request
 
 
+@dataclass(frozen=True)
+class Submission:
+    capacity_request: CapacityRequest
+    result: "MatchResult | None"  # None when matching failed; ``error`` says why
+    error: str = ""
+
+
+def request_submit(*, customer: Organization, by: User, **fields) -> Submission:
+    """Create a request and match it at once, as the request form does.
+
+    The request is saved first (its own transaction: it stands even when matching then fails,
+    e.g. because the market moved); the customer can regenerate quotes later. Input errors
+    raise from ``request_create`` as usual.
+    """
+    capacity_request = request_create(customer=customer, by=by, **fields)
+    try:
+        result = quotes_generate(capacity_request=capacity_request, by=by)
+    except DomainError as exc:
+        return Submission(capacity_request=capacity_request, result=None, error=exc.message)
+    return Submission(capacity_request=capacity_request, result=result)
+
+
 def request_cancel(*, capacity_request: CapacityRequest) -> CapacityRequest:
     with transaction.atomic():
         locked = CapacityRequest.objects.select_for_update().get(pk=capacity_request.pk)
@@ -203,7 +226,7 @@ class Rejections:
     def names(self) -> Names:
         """Names for the codes in the explanations, in the active language (read once)."""
         if self._names is None:
-            self._names = reason_names()
+            self._names = display_names()
         return self._names
 
     @property
@@ -785,11 +808,27 @@ def market_settings_update(*, by: User, auto_approve_contracts: bool) -> MarketS
 
 
 # --- Sizing ---------------------------------------------------------------------------------
+SIZING_MODES = ("deadline", "duration")
+
+
 def workload_size(
-    *, workload: str, gpu_models: Sequence[GpuModel] | None = None, **inputs
-) -> tuple[sizing.SizingResult, dict[str, Decimal]]:
+    *,
+    workload: str,
+    mode: str = "deadline",
+    gpu_models: Sequence[GpuModel] | None = None,
+    **inputs,
+) -> tuple[sizing.SizingResult | sizing.DurationResult, dict[str, Decimal]]:
     """Size a workload on each GPU model (all of the catalog by default) and price it at
-    today's median ask. Returns the result and the median asks used."""
+    today's median ask. Returns the result and the median asks used.
+
+    ``mode`` "deadline": how many servers finish the work in time (inference: keep up with the
+    daily load; training: finish within ``days``). "duration" (training only): how many days the
+    run takes on ``servers`` servers, and the term that covers it.
+    """
+    if mode not in SIZING_MODES:
+        raise InvalidInput("mode", gettext("Choose how to size the workload."))
+    if mode == "duration" and workload != "training":
+        raise InvalidInput("mode", gettext("Days on a number of servers applies to training only."))
     models = list(gpu_models) if gpu_models else list(GpuModel.objects.all())
     specs = [
         sizing.GpuSpec(
@@ -815,6 +854,13 @@ def workload_size(
                 questions_per_visit=inputs["questions_per_visit"],
                 tokens_per_question=inputs["tokens_per_question"],
                 precision=inputs["precision"],
+                **common,
+            )
+        elif mode == "duration":
+            result = sizing.training_duration(
+                training_tokens=inputs["training_tokens"],
+                servers=inputs["servers"],
+                activation_recomputation=inputs["activation_recomputation"],
                 **common,
             )
         else:

@@ -310,8 +310,8 @@ def _duration_formulas(
         "total": f"{total_flops:,}",
         "servers": f"{option.servers:,}",
         "per_server": gpus_per_server,
-        "peak": f"{gpu.fp16_dense_tflops:,}",
-        "sparse": f"{gpu.fp16_sparse_tflops:,}",
+        "peak": _number(gpu.fp16_dense_tflops),
+        "sparse": _number(gpu.fp16_sparse_tflops),
         "utilisation": utilisation,
         "seconds": f"{SECONDS_PER_DAY:,}",
         "days": f"{option.days_display:,}",
@@ -372,11 +372,11 @@ def _sizing(
         values = {
             "gpu": gpu.name,
             "required": _display(required),
-            "peak": f"{peak:,}",
+            "peak": _number(peak),
             "cards": f"{cards:,}",
             "per_server": gpus_per_server,
             "servers": f"{servers:,}",
-            "sparse": f"{gpu.fp16_sparse_tflops:,}",
+            "sparse": _number(gpu.fp16_sparse_tflops),
             "per_p": f"{TFLOPS_PER_P:,}",
             "rated_p": f"{rated_p:,}",
         }
@@ -431,6 +431,13 @@ def _decimal(value: Fraction) -> Decimal:
     with localcontext() as context:
         context.prec = _PRECISION
         return Decimal(value.numerator) / Decimal(value.denominator)
+
+
+def _number(value: Decimal) -> str:
+    """A catalog figure without trailing zeros: ``312``, ``1,979``, ``362.5``."""
+    if value == value.to_integral_value():
+        return f"{int(value):,}"
+    return f"{value.normalize():,}"
 
 
 def _display(required_flops: Fraction) -> str:
