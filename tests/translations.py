@@ -76,6 +76,8 @@ TRADE_WORDS = {
     "Key",
     "Authorization",
     "LLM",
+    "AI",
+    "RDMA",
     "MoE",
     "B",
     "T",
@@ -132,7 +134,7 @@ class _Text(HTMLParser):
 
 
 def visible_text(html: str) -> str:
-    body = html.split("<body", 1)[-1]
+    body = html.split("<body", 1)[-1].split(">", 1)[-1]  # the text after the <body ...> tag
     parser = _Text()
     parser.feed(body)
     return " ".join(parser.chunks)
