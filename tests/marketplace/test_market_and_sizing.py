@@ -175,7 +175,10 @@ def test_sizing_days_on_n_servers_through_the_api(api_client):
     ("payload", "field"),
     [
         ({"workload": "inference", "mode": "duration", "params": 1, "servers": 1}, "mode"),
-        ({"workload": "training", "mode": "duration", "params": 1, "training_tokens": 1}, "servers"),
+        (
+            {"workload": "training", "mode": "duration", "params": 1, "training_tokens": 1},
+            "servers",
+        ),
         (
             {"workload": "training", "mode": "duration", "params": 10**16, "training_tokens": 1},
             "params",

@@ -69,7 +69,9 @@ def test_home_in_chinese_is_all_chinese(client, market):
     assert no_english(response) == []
 
 
-def test_home_reads_a_bounded_number_of_queries(client, customer_user, django_assert_max_num_queries):
+def test_home_reads_a_bounded_number_of_queries(
+    client, customer_user, django_assert_max_num_queries
+):
     for index in range(30):
         ClusterFactory(region=region(["hefei", "wuhu", "beijing"][index % 3]), available_from=SINCE)
     client.force_login(customer_user)
@@ -237,7 +239,9 @@ def test_form_errors_are_inline_keep_the_input_and_write_nothing(client, custome
             "term_months": "6",
         },
     )
-    assert re.search(r'id="id_start_date_error"[^>]*>Must not be in the past', html_of(service_error))
+    assert re.search(
+        r'id="id_start_date_error"[^>]*>Must not be in the past', html_of(service_error)
+    )
     assert not CapacityRequest.objects.exists()
 
 
@@ -417,7 +421,7 @@ def test_the_confirmation_shows_exactly_what_is_signed(client, customer_org, cus
     customer_org.save()
     market["provider"].legal_name = "合肥算力科技有限公司"
     market["provider"].save()
-    request, result = quoted(customer_org, customer_user, servers=3, term_months=6)
+    _, result = quoted(customer_org, customer_user, servers=3, term_months=6)
     quote = result.quotes[0]
     client.force_login(customer_user)
     response = client.get(f"/market/quotes/{quote.pk}/accept/")
@@ -571,14 +575,20 @@ def test_admin_terminates_with_reason_and_date_errors_inline(client, staff_user,
     services.contract_approve(contract=contract, by=staff_user)
     client.force_login(staff_user)
     url = f"/market/contracts/{contract.pk}/terminate/"
-    outside = client.post(url, {"reason": "breach", "effective_date": contract.end_date.isoformat()})
+    outside = client.post(
+        url, {"reason": "breach", "effective_date": contract.end_date.isoformat()}
+    )
     assert outside.status_code == 400
-    assert re.search(r'id="id_effective_date_error"[^>]*>Must fall after the start', html_of(outside))
+    assert re.search(
+        r'id="id_effective_date_error"[^>]*>Must fall after the start', html_of(outside)
+    )
     assert "breach" in html_of(outside)
     missing = client.post(url, {"reason": "", "effective_date": ""})
     assert "id_reason_error" in html_of(missing) and "id_effective_date_error" in html_of(missing)
     effective = contract.start_date + timedelta(days=40)
-    done = client.post(url, {"reason": "breach", "effective_date": effective.isoformat()}, follow=True)
+    done = client.post(
+        url, {"reason": "breach", "effective_date": effective.isoformat()}, follow=True
+    )
     contract.refresh_from_db()
     assert contract.status == ContractStatus.TERMINATED and contract.termination_date == effective
     assert "Terminated" in html_of(done) and "breach" in html_of(done)
@@ -630,9 +640,11 @@ def pdf_text(data: bytes) -> str:
     for raw in re.findall(rb"\(((?:\\.|[^\\)])*)\)", data):
         value = re.sub(
             rb"\\([0-7]{1,3}|.)",
-            lambda m: bytes([int(m.group(1), 8)])
-            if m.group(1)[:1].isdigit()
-            else {b"n": b"\n", b"r": b"\r", b"t": b"\t"}.get(m.group(1), m.group(1)),
+            lambda m: (
+                bytes([int(m.group(1), 8)])
+                if m.group(1)[:1].isdigit()
+                else {b"n": b"\n", b"r": b"\r", b"t": b"\t"}.get(m.group(1), m.group(1))
+            ),
             raw,
         )
         chunks.append(value.decode("latin-1"))

@@ -42,7 +42,7 @@ def test_groups_count_every_reason_and_page_through_its_clusters(rejected):
         Reason.REGION: 2,
         Reason.TOO_SMALL_FOR_SINGLE_CLUSTER: 1,
     }
-    assert [code for code, _ in rejections.reasons()][0] == Reason.GPU_MODEL  # most first
+    assert next(code for code, _ in rejections.reasons()) == Reason.GPU_MODEL  # most first
     group = rejections.group(Reason.GPU_MODEL)
     assert len(group) == 5
     pages = [group[0:2], group[2:4], group[4:6]]
@@ -57,14 +57,12 @@ def test_groups_count_every_reason_and_page_through_its_clusters(rejected):
     assert {r.message for _, r in region_rows} == {"It is in Wuhu; you asked for Hefei."}
 
 
-def test_reasons_speak_the_readers_language_and_the_api_keeps_codes(
-    rejected, customer_client
-):
+def test_reasons_speak_the_readers_language_and_the_api_keeps_codes(rejected, customer_client):
     with translation.override("zh-hans"):
         rejections = services.request_rejections(capacity_request=rejected)
         messages = {r.message for _, r in rejections.group(Reason.REGION)[0:10]}
         title = rejections.group(Reason.REGION).title
-    assert messages == {"它位于芜湖；您要求的是合肥。"}
+    assert messages == {"它位于芜湖；您要求的是合肥。"}  # noqa: RUF001
     assert title == "位于其他地区"
     page = customer_client.get(
         f"/api/v1/capacity-requests/{rejected.pk}/rejections/", HTTP_ACCEPT_LANGUAGE="en"
@@ -75,9 +73,7 @@ def test_reasons_speak_the_readers_language_and_the_api_keeps_codes(
 
 def test_a_price_reason_shows_money_as_money(customer_org, customer_user):
     ClusterFactory(price_per_p_year=Decimal("150000"), available_from=SINCE)
-    request = capacity_request(
-        customer_org, servers=1, max_price_per_p_year=Decimal("120000.5")
-    )
+    request = capacity_request(customer_org, servers=1, max_price_per_p_year=Decimal("120000.5"))
     rejections = services.request_rejections(capacity_request=request)
     [(_, rejection)] = rejections.group(Reason.PRICE_ABOVE_MAX)[0:1]
     assert rejection.message == (

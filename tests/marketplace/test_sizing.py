@@ -249,7 +249,16 @@ def test_the_shortest_span_of_whole_months(months, days):
 
 @pytest.mark.parametrize(
     ("days", "months"),
-    [(1, 1), (28, 1), (Decimal("28.01"), 2), (59, 2), (60, 3), (365, 12), (366, 13), (10**6, 32_855)],
+    [
+        (1, 1),
+        (28, 1),
+        (Decimal("28.01"), 2),
+        (59, 2),
+        (60, 3),
+        (365, 12),
+        (366, 13),
+        (10**6, 32_855),
+    ],
 )
 def test_the_term_that_covers_a_run(days, months):
     from marketplace.sizing import months_to_cover, shortest_span_days
