@@ -30,6 +30,7 @@ def _moment(value) -> str:
 
 
 def _party(role: str, organization: Organization) -> list:
+    """A party's legal profile under ``role``, a heading with a ``%(name)s`` placeholder."""
     pairs = [
         (gettext("Legal name"), organization.legal_name or organization.name),
         (gettext("Unified social credit code"), organization.unified_social_credit_code),
@@ -41,7 +42,7 @@ def _party(role: str, organization: Organization) -> list:
         (gettext("Contact email"), organization.contact_email),
     ]
     return [
-        *pdf.heading(f"{role}: {organization.name}", size=10),
+        *pdf.heading(role % {"name": organization.name}, size=10),
         pdf.key_values([(label, value or NO_VALUE) for label, value in pairs]),
     ]
 
@@ -62,9 +63,9 @@ def contract_pdf(
     )
 
     story += pdf.heading(gettext("Parties"))
-    story += _party(gettext("Customer"), parties.customer)
+    story += _party(gettext("Customer: %(name)s"), parties.customer)
     for provider in parties.providers:
-        story += _party(gettext("Provider"), provider)
+        story += _party(gettext("Provider: %(name)s"), provider)
 
     story += pdf.heading(gettext("Term"))
     term = [
