@@ -17,6 +17,17 @@ def _clear_cache():
 
 
 @pytest.fixture(autouse=True)
+def _default_language(settings):
+    """Requests through the test client activate their language in the test's thread and
+    leave it there; every test starts (and ends) in the default language."""
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
 def _eager_celery(settings):
     """Tasks run in-process unless a test starts a real worker (marker ``celery_worker``)."""
     from config.celery import app
