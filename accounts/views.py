@@ -34,10 +34,6 @@ MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 FIELD_FOR_ERROR = {"organization.name": "organization_name", "organization.roles": "roles"}
 
 
-def home(request):
-    return render(request, "home.html")
-
-
 def _add_errors(form, exc: DomainError) -> None:
     """Put a service's field errors on the form's fields (others above the form)."""
     details = exc.details or {}

@@ -318,6 +318,10 @@ QUOTE_VALIDITY_MINUTES = env.int("QUOTE_VALIDITY_MINUTES", default=30)
 QUOTES_PER_REQUEST = env.int("QUOTES_PER_REQUEST", default=5)
 # Providers may not end a contract early without this much notice (days).
 PROVIDER_TERMINATION_NOTICE_DAYS = env.int("PROVIDER_TERMINATION_NOTICE_DAYS", default=90)
+# The market's reference rate (DOMAIN.md, the source article): CNY per P per year, tax
+# included, and the catalog models of the home page's worked examples (8-card servers).
+REFERENCE_PRICE_PER_P_YEAR = Decimal(env.str("REFERENCE_PRICE_PER_P_YEAR", default="120000"))
+REFERENCE_GPU_MODELS = env.list("REFERENCE_GPU_MODELS", default=["A800-80G", "H800-80G"])
 
 # --- Billing --------------------------------------------------------------------------------
 INVOICE_NET_DAYS = env.int("INVOICE_NET_DAYS", default=15)

@@ -2,9 +2,9 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from accounts import views as account_views
 from config.api_root import api_root
 from config.health import healthz
+from marketplace import views as market_views
 
 api_v1 = [
     path("", api_root, name="api-root"),
@@ -17,7 +17,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
-    path("", account_views.home, name="home"),
+    path("", market_views.home, name="home"),
     path("accounts/", include("accounts.urls")),
     path("clusters/", include("inventory.urls")),
     path("market/", include("marketplace.urls")),

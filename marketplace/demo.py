@@ -10,13 +10,20 @@ from django.utils import timezone
 from accounts.demo import DemoAccounts
 from inventory.models import GpuModel, Region
 from marketplace import services
-from marketplace.models import CapacityRequest, Contract, ContractStatus
+from marketplace.models import (
+    CapacityRequest,
+    Contract,
+    ContractStatus,
+    QuoteStatus,
+    RequestStatus,
+)
 
 
 @dataclass(frozen=True)
 class DemoMarket:
     contracts: list[Contract]
-    open_request: CapacityRequest
+    open_request: CapacityRequest  # live quotes made at seed time
+    unmatched_request: CapacityRequest | None = None  # matched nothing: the page shows why
 
 
 def _request(accounts: DemoAccounts, note: str, *, today: date, **fields) -> CapacityRequest:
@@ -103,7 +110,23 @@ def seed_market(accounts: DemoAccounts) -> DemoMarket:
         term_months=6,
         max_price_per_p_year=Decimal("140000"),
     )
-    if not open_request.quotes.exists():
-        user = accounts.customer.memberships.first().user
+    user = accounts.customer.memberships.first().user
+    if not open_request.quotes.filter(status=QuoteStatus.OPEN).exists():
         services.quotes_generate(capacity_request=open_request, by=user)
-    return DemoMarket(contracts=contracts, open_request=open_request)
+
+    # A large single-cluster H800 run no cluster can take whole: the quotes page explains why
+    # each cluster did not match (too small, other GPU models, other networks).
+    unmatched = _request(
+        accounts,
+        "demo: 24 H800 servers in one InfiniBand cluster",
+        today=today,
+        gpu_models=["H800-80G"],
+        servers=24,
+        interconnect="infiniband",
+        single_cluster=True,
+        start_date=next_month,
+        term_months=12,
+    )
+    if unmatched.status == RequestStatus.OPEN and not unmatched.quotes.exists():
+        services.quotes_generate(capacity_request=unmatched, by=user)
+    return DemoMarket(contracts=contracts, open_request=open_request, unmatched_request=unmatched)

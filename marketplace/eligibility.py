@@ -2,15 +2,20 @@
 
 Every cluster the customer can see and that is not part of an offer gets at least one reason.
 Static reasons (GPU model, region, network, price, term, availability window) come first;
-capacity reasons need the cluster's free servers over the whole term.
+capacity reasons need the cluster's free servers over the whole term. Codes are for machines
+(the API keeps them); messages are in the reader's language, with names and figures in words.
 """
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
-from accounts.money import quantize_money
+from django.utils.formats import date_format
+from django.utils.translation import gettext, gettext_lazy, ngettext
+
+from accounts.formatting import format_rate
 
 
 class Reason(StrEnum):
@@ -82,10 +87,6 @@ def servers_to_cover(spec: RequestSpec, p_per_server: Decimal) -> int:
     return int(whole) + (1 if remainder else 0)
 
 
-def _price(value: Decimal) -> str:
-    return f"{quantize_money(value):,}"
-
-
 def static_reason_codes(spec: RequestSpec, facts: ClusterFacts) -> list[Reason]:
     """Reasons that need no capacity figures, as codes (cheap: runs for every cluster)."""
     codes = []
@@ -129,56 +130,149 @@ def reason_codes(spec: RequestSpec, facts: ClusterFacts, *, any_offer: bool) -> 
     )
 
 
-def explain(spec: RequestSpec, facts: ClusterFacts, code: Reason) -> str:
-    """The reason in plain language, with the figures that decided it."""
+@dataclass(frozen=True)
+class Names:
+    """Display names for the codes a reason mentions, in the reader's language.
+
+    Built by the caller (``marketplace.selectors.reason_names``: this module reads no
+    database); a code without a name is shown as it is.
+    """
+
+    gpus: Mapping[str, str] = field(default_factory=dict)  # GPU model code -> name
+    regions: Mapping[str, str] = field(default_factory=dict)  # region code -> name
+    networks: Mapping[str, str] = field(default_factory=dict)  # cluster interconnect -> label
+    requirements: Mapping[str, str] = field(default_factory=dict)  # request interconnect -> label
+
+    def gpu(self, code: str) -> str:
+        return str(self.gpus.get(code, code))
+
+    def region(self, code: str) -> str:
+        return str(self.regions.get(code, code))
+
+    def network(self, code: str) -> str:
+        return str(self.networks.get(code, code))
+
+    def requirement(self, code: str) -> str:
+        return str(self.requirements.get(code, code))
+
+
+CODES_AS_NAMES = Names()
+
+# A short title per reason, for grouping reasons on a page (in the reader's language).
+REASON_TITLES: dict[Reason, str] = {
+    Reason.NOT_LISTED: gettext_lazy("Not listed"),
+    Reason.PROVIDER_NOT_VERIFIED: gettext_lazy("Provider not verified yet"),
+    Reason.GPU_MODEL: gettext_lazy("A different GPU model"),
+    Reason.REGION: gettext_lazy("In another region"),
+    Reason.INTERCONNECT: gettext_lazy("Network does not meet your requirement"),
+    Reason.PRICE_ABOVE_MAX: gettext_lazy("Price above your maximum"),
+    Reason.TERM_BELOW_MINIMUM: gettext_lazy("Your term is below its minimum term"),
+    Reason.OUTSIDE_AVAILABILITY: gettext_lazy("Not offered for your dates"),
+    Reason.NOT_FREE_FOR_TERM: gettext_lazy("Fully booked for your term"),
+    Reason.TOO_SMALL_FOR_SINGLE_CLUSTER: gettext_lazy("Too few free servers for one cluster"),
+    Reason.OUTRANKED: gettext_lazy("Qualifies, but the offers made are better"),
+    Reason.MARKET_TOO_SMALL: gettext_lazy("Qualifies, but the market cannot cover your demand"),
+}
+
+
+def _day(value: date) -> str:
+    return date_format(value, "DATE_FORMAT")
+
+
+def _listing(names: list[str]) -> str:
+    return gettext(", ").join(names)
+
+
+def explain(
+    spec: RequestSpec, facts: ClusterFacts, code: Reason, names: Names = CODES_AS_NAMES
+) -> str:
+    """The reason in plain language (the active language), with the figures that decided it."""
     match code:
         case Reason.NOT_LISTED:
-            return "The cluster is not listed."
+            return gettext("The cluster is not listed.")
         case Reason.PROVIDER_NOT_VERIFIED:
-            return "The provider has not been verified yet."
+            return gettext("The provider has not been verified yet.")
         case Reason.GPU_MODEL:
-            return f"It has {facts.gpu_code}; you asked for {', '.join(sorted(spec.gpu_codes))}."
+            return gettext("It has %(gpu)s; you asked for %(wanted)s.") % {
+                "gpu": names.gpu(facts.gpu_code),
+                "wanted": _listing(sorted(names.gpu(code) for code in spec.gpu_codes)),
+            }
         case Reason.REGION:
-            wanted = ", ".join(sorted(spec.region_codes))
-            return f"It is in {facts.region_code}; you asked for {wanted}."
+            return gettext("It is in %(region)s; you asked for %(wanted)s.") % {
+                "region": names.region(facts.region_code),
+                "wanted": _listing(sorted(names.region(code) for code in spec.region_codes)),
+            }
         case Reason.INTERCONNECT:
-            return f"Its network is {facts.interconnect}; you require {spec.interconnect}."
+            return gettext("Its network is %(network)s; you require %(required)s.") % {
+                "network": names.network(facts.interconnect),
+                "required": names.requirement(spec.interconnect),
+            }
         case Reason.PRICE_ABOVE_MAX:
             assert spec.max_price_per_p_year is not None
-            return (
-                f"It asks {_price(facts.price_per_p_year)} CNY per P per year, above your "
-                f"maximum of {_price(spec.max_price_per_p_year)}."
-            )
+            return gettext(
+                "It asks %(price)s per P per year, above your maximum of %(maximum)s."
+            ) % {
+                "price": format_rate(facts.price_per_p_year),
+                "maximum": format_rate(spec.max_price_per_p_year),
+            }
         case Reason.TERM_BELOW_MINIMUM:
-            return (
-                f"It rents for at least {facts.min_term_months} months; you asked for "
-                f"{spec.term_months}."
-            )
+            return ngettext(
+                "It rents for at least %(minimum)d month; you asked for %(term)d.",
+                "It rents for at least %(minimum)d months; you asked for %(term)d.",
+                facts.min_term_months,
+            ) % {"minimum": facts.min_term_months, "term": spec.term_months}
         case Reason.OUTSIDE_AVAILABILITY:
-            until = facts.available_until.isoformat() if facts.available_until else "open-ended"
+            values = {
+                "start": _day(spec.start),
+                "end": _day(spec.end),
+                "available_from": _day(facts.available_from),
+            }
+            if facts.available_until is None:
+                return (
+                    gettext("It is offered from %(available_from)s, after your start on %(start)s.")
+                    % values
+                )
+            values["available_until"] = _day(facts.available_until)
             return (
-                f"It is offered from {facts.available_from} until {until}, which does not "
-                f"cover {spec.start} to {spec.end}."
+                gettext(
+                    "It is offered from %(available_from)s until %(available_until)s, which does "
+                    "not cover %(start)s to %(end)s."
+                )
+                % values
             )
         case Reason.NOT_FREE_FOR_TERM:
-            return f"No server is free for the whole term {spec.start} to {spec.end}."
+            return gettext("No server is free for the whole term %(start)s to %(end)s.") % {
+                "start": _day(spec.start),
+                "end": _day(spec.end),
+            }
         case Reason.TOO_SMALL_FOR_SINGLE_CLUSTER:
-            return (
-                f"Only {facts.free_servers} server(s) are free for the whole term; a "
-                f"single-cluster booking needs {servers_to_cover(spec, facts.p_per_server)}."
-            )
+            return ngettext(
+                "Only %(free)d server is free for the whole term; a single-cluster booking "
+                "needs %(needed)d.",
+                "Only %(free)d servers are free for the whole term; a single-cluster booking "
+                "needs %(needed)d.",
+                facts.free_servers or 0,
+            ) % {
+                "free": facts.free_servers or 0,
+                "needed": servers_to_cover(spec, facts.p_per_server),
+            }
         case Reason.OUTRANKED:
-            return (
+            return gettext(
                 "It qualifies, but the offers made cover your demand at a lower price (or with "
                 "less excess P, fewer clusters or better uptime)."
             )
         case Reason.MARKET_TOO_SMALL:
-            return (
+            return gettext(
                 "It qualifies, but all qualifying clusters together cannot cover your demand "
                 "for the whole term."
             )
     raise ValueError(code)
 
 
-def explained(spec: RequestSpec, facts: ClusterFacts, codes: list[Reason]) -> list[Rejection]:
-    return [Rejection(code, explain(spec, facts, code)) for code in codes]
+def explained(
+    spec: RequestSpec,
+    facts: ClusterFacts,
+    codes: list[Reason],
+    names: Names = CODES_AS_NAMES,
+) -> list[Rejection]:
+    return [Rejection(code, explain(spec, facts, code, names)) for code in codes]

@@ -7,6 +7,8 @@ year) keep 6. P is exact (3 places suffice for every catalog rating; 6 are store
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import Organization
 from accounts.money import (
@@ -37,43 +39,63 @@ def p_field(**kwargs) -> models.DecimalField:
 
 
 class InterconnectRequirement(models.TextChoices):
-    ANY = "any", "Any network"
-    RDMA = "rdma", "RDMA (InfiniBand or RoCE)"  # what multi-node training needs
-    INFINIBAND = "infiniband", "InfiniBand only"
-    ROCE = "roce", "RoCE only"
+    ANY = "any", _("Any network")
+    RDMA = "rdma", _("RDMA (InfiniBand or RoCE)")  # what multi-node training needs
+    INFINIBAND = "infiniband", _("InfiniBand only")
+    ROCE = "roce", _("RoCE only")
 
 
 class RequestStatus(models.TextChoices):
-    OPEN = "open", "Open"  # quotes may be generated
-    BOOKED = "booked", "Booked"  # a quote was accepted
-    CANCELLED = "cancelled", "Cancelled"  # withdrawn by the customer
+    OPEN = "open", _("Open")  # quotes may be generated
+    BOOKED = "booked", _("Booked")  # a quote was accepted
+    CANCELLED = "cancelled", _("Cancelled")  # withdrawn by the customer
 
 
 class CapacityRequest(models.Model):
     customer = models.ForeignKey(
-        Organization, on_delete=models.PROTECT, related_name="capacity_requests"
+        Organization,
+        verbose_name=_("customer"),
+        on_delete=models.PROTECT,
+        related_name="capacity_requests",
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
-    gpu_models = models.ManyToManyField(GpuModel, related_name="+")
-    regions = models.ManyToManyField(Region, blank=True, related_name="+")  # empty: anywhere
+    gpu_models = models.ManyToManyField(GpuModel, verbose_name=_("GPU models"), related_name="+")
+    # Empty: anywhere.
+    regions = models.ManyToManyField(
+        Region, verbose_name=_("regions"), blank=True, related_name="+"
+    )
     # Exactly one of min_p / servers.
-    min_p = p_field(null=True, blank=True)
-    servers = models.PositiveIntegerField(null=True, blank=True)
+    min_p = p_field(verbose_name=_("minimum P"), null=True, blank=True)
+    servers = models.PositiveIntegerField(verbose_name=_("servers"), null=True, blank=True)
     interconnect = models.CharField(
-        max_length=16, choices=InterconnectRequirement.choices, default=InterconnectRequirement.ANY
+        verbose_name=_("network"),
+        max_length=16,
+        choices=InterconnectRequirement.choices,
+        default=InterconnectRequirement.ANY,
     )
-    single_cluster = models.BooleanField(default=True)  # training: every server in one cluster
-    start_date = models.DateField()
-    term_months = models.PositiveSmallIntegerField()
-    end_date = models.DateField()  # exclusive: start_date + term_months months
-    max_price_per_p_year = rate_field(null=True, blank=True)
+    # Training: every server in one cluster.
+    single_cluster = models.BooleanField(verbose_name=_("single cluster"), default=True)
+    start_date = models.DateField(verbose_name=_("start date"))
+    term_months = models.PositiveSmallIntegerField(verbose_name=_("term (months)"))
+    # Exclusive: start_date + term_months months.
+    end_date = models.DateField(verbose_name=_("end date"))
+    max_price_per_p_year = rate_field(
+        verbose_name=_("maximum price per P per year"), null=True, blank=True
+    )
     status = models.CharField(
-        max_length=16, choices=RequestStatus.choices, default=RequestStatus.OPEN
+        verbose_name=_("status"),
+        max_length=16,
+        choices=RequestStatus.choices,
+        default=RequestStatus.OPEN,
     )
-    note = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    note = models.CharField(verbose_name=_("note"), max_length=500, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -96,27 +118,40 @@ class CapacityRequest(models.Model):
 
 
 class QuoteStatus(models.TextChoices):
-    OPEN = "open", "Open"  # capacity held until expires_at
-    ACCEPTED = "accepted", "Accepted"  # became a contract
-    SUPERSEDED = "superseded", "Superseded"  # replaced by newer quotes or a sibling accepted
+    OPEN = "open", pgettext_lazy("quote", "Open")  # capacity held until expires_at
+    ACCEPTED = "accepted", _("Accepted")  # became a contract
+    SUPERSEDED = "superseded", _("Superseded")  # replaced by newer quotes or a sibling accepted
 
 
 class Quote(models.Model):
     """A priced offer. Prices are frozen from the clusters' ask prices at quote time."""
 
-    request = models.ForeignKey(CapacityRequest, on_delete=models.CASCADE, related_name="quotes")
-    rank = models.PositiveSmallIntegerField()  # 1 = the best offer
-    total_p = p_field()
-    price_per_p_year = rate_field()  # P-weighted over the lines
-    annual_price = money_field()  # total_p x price_per_p_year, to the fen
-    total_price = money_field()  # annual_price x term_months / 12, to the fen
-    net_amount = money_field()
-    tax_amount = money_field()
-    vat_rate = models.DecimalField(max_digits=6, decimal_places=4)
-    currency = models.CharField(max_length=3, default="CNY")
-    expires_at = models.DateTimeField()
-    status = models.CharField(max_length=16, choices=QuoteStatus.choices, default=QuoteStatus.OPEN)
-    created_at = models.DateTimeField(auto_now_add=True)
+    request = models.ForeignKey(
+        CapacityRequest,
+        verbose_name=_("capacity request"),
+        on_delete=models.CASCADE,
+        related_name="quotes",
+    )
+    rank = models.PositiveSmallIntegerField(verbose_name=_("rank"))  # 1 = the best offer
+    total_p = p_field(verbose_name=_("total P"))
+    # P-weighted over the lines.
+    price_per_p_year = rate_field(verbose_name=_("price per P per year"))
+    # Total_p x price_per_p_year, to the fen.
+    annual_price = money_field(verbose_name=_("annual price"))
+    # Annual_price x term_months / 12, to the fen.
+    total_price = money_field(verbose_name=_("total price"))
+    net_amount = money_field(verbose_name=_("net amount"))
+    tax_amount = money_field(verbose_name=_("VAT"))
+    vat_rate = models.DecimalField(verbose_name=_("VAT rate"), max_digits=6, decimal_places=4)
+    currency = models.CharField(verbose_name=_("currency"), max_length=3, default="CNY")
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
+    status = models.CharField(
+        verbose_name=_("status"),
+        max_length=16,
+        choices=QuoteStatus.choices,
+        default=QuoteStatus.OPEN,
+    )
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["request_id", "rank"]
@@ -135,11 +170,16 @@ class Quote(models.Model):
 
 
 class QuoteLine(models.Model):
-    quote = models.ForeignKey(Quote, on_delete=models.CASCADE, related_name="lines")
-    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="+")
-    servers = models.PositiveIntegerField()
-    p = p_field()
-    price_per_p_year = rate_field()  # the cluster's ask price when quoted
+    quote = models.ForeignKey(
+        Quote, verbose_name=_("quote"), on_delete=models.CASCADE, related_name="lines"
+    )
+    cluster = models.ForeignKey(
+        Cluster, verbose_name=_("cluster"), on_delete=models.PROTECT, related_name="+"
+    )
+    servers = models.PositiveIntegerField(verbose_name=_("servers"))
+    p = p_field(verbose_name=_("P"))
+    # The cluster's ask price when quoted.
+    price_per_p_year = rate_field(verbose_name=_("price per P per year"))
 
     class Meta:
         ordering = ["quote_id", "cluster_id"]
@@ -149,39 +189,56 @@ class QuoteLine(models.Model):
 
 
 class ContractStatus(models.TextChoices):
-    PENDING_APPROVAL = "pending_approval", "Pending approval"  # signed, awaiting an admin
-    APPROVED = "approved", "Approved"  # will start on its start date
-    ACTIVE = "active", "Active"  # running: billed monthly
-    COMPLETED = "completed", "Completed"  # ran its full term (terminal)
-    CANCELLED = "cancelled", "Cancelled"  # withdrawn before it started (terminal)
-    TERMINATED = "terminated", "Terminated"  # ended early by an admin (terminal)
+    PENDING_APPROVAL = "pending_approval", _("Pending approval")  # signed, awaiting an admin
+    APPROVED = "approved", _("Approved")  # will start on its start date
+    ACTIVE = "active", _("Active")  # running: billed monthly
+    COMPLETED = "completed", _("Completed")  # ran its full term (terminal)
+    CANCELLED = "cancelled", _("Cancelled")  # withdrawn before it started (terminal)
+    TERMINATED = "terminated", _("Terminated")  # ended early by an admin (terminal)
 
 
 class Contract(models.Model):
     """A signed booking. Its price never changes after signing."""
 
-    customer = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="contracts")
-    request = models.ForeignKey(CapacityRequest, on_delete=models.PROTECT, related_name="+")
-    quote = models.OneToOneField(Quote, on_delete=models.PROTECT, related_name="contract")
+    customer = models.ForeignKey(
+        Organization, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="contracts"
+    )
+    request = models.ForeignKey(
+        CapacityRequest,
+        verbose_name=_("capacity request"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    quote = models.OneToOneField(
+        Quote, verbose_name=_("quote"), on_delete=models.PROTECT, related_name="contract"
+    )
     status = models.CharField(
-        max_length=24, choices=ContractStatus.choices, default=ContractStatus.PENDING_APPROVAL
+        verbose_name=_("status"),
+        max_length=24,
+        choices=ContractStatus.choices,
+        default=ContractStatus.PENDING_APPROVAL,
     )
-    start_date = models.DateField()
-    end_date = models.DateField()  # exclusive
-    term_months = models.PositiveSmallIntegerField()
-    total_p = p_field()
-    price_per_p_year = rate_field()
-    annual_price = money_field()
-    total_price = money_field()
-    vat_rate = models.DecimalField(max_digits=6, decimal_places=4)
-    currency = models.CharField(max_length=3, default="CNY")
+    start_date = models.DateField(verbose_name=_("start date"))
+    end_date = models.DateField(verbose_name=_("end date"))  # exclusive
+    term_months = models.PositiveSmallIntegerField(verbose_name=_("term (months)"))
+    total_p = p_field(verbose_name=_("total P"))
+    price_per_p_year = rate_field(verbose_name=_("price per P per year"))
+    annual_price = money_field(verbose_name=_("annual price"))
+    total_price = money_field(verbose_name=_("total price"))
+    vat_rate = models.DecimalField(verbose_name=_("VAT rate"), max_digits=6, decimal_places=4)
+    currency = models.CharField(verbose_name=_("currency"), max_length=3, default="CNY")
     signed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("signed by"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
-    termination_date = models.DateField(null=True, blank=True)  # effective date, exclusive end
-    termination_reason = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    # Effective date, exclusive end.
+    termination_date = models.DateField(verbose_name=_("termination date"), null=True, blank=True)
+    termination_reason = models.TextField(verbose_name=_("termination reason"), blank=True)
+    created_at = models.DateTimeField(verbose_name=_("signed at"), auto_now_add=True)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -200,14 +257,21 @@ class Contract(models.Model):
 
 
 class ContractLine(models.Model):
-    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="lines")
-    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="contract_lines")
-    provider = models.ForeignKey(
-        Organization, on_delete=models.PROTECT, related_name="provided_contract_lines"
+    contract = models.ForeignKey(
+        Contract, verbose_name=_("contract"), on_delete=models.CASCADE, related_name="lines"
     )
-    servers = models.PositiveIntegerField()
-    p = p_field()
-    price_per_p_year = rate_field()
+    cluster = models.ForeignKey(
+        Cluster, verbose_name=_("cluster"), on_delete=models.PROTECT, related_name="contract_lines"
+    )
+    provider = models.ForeignKey(
+        Organization,
+        verbose_name=_("provider"),
+        on_delete=models.PROTECT,
+        related_name="provided_contract_lines",
+    )
+    servers = models.PositiveIntegerField(verbose_name=_("servers"))
+    p = p_field(verbose_name=_("P"))
+    price_per_p_year = rate_field(verbose_name=_("price per P per year"))
 
     class Meta:
         ordering = ["contract_id", "cluster_id"]
@@ -219,15 +283,28 @@ class ContractLine(models.Model):
 class ContractEvent(models.Model):
     """History of a contract's transitions: who, when, from, to, why."""
 
-    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="history")
-    from_status = models.CharField(max_length=24, blank=True)  # blank: created
-    to_status = models.CharField(max_length=24)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    contract = models.ForeignKey(
+        Contract, verbose_name=_("contract"), on_delete=models.CASCADE, related_name="history"
     )
-    actor_label = models.CharField(max_length=100, blank=True)  # e.g. "task:contracts_advance"
-    reason = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Blank: created.
+    from_status = models.CharField(
+        verbose_name=_("from"), max_length=24, blank=True, choices=ContractStatus.choices
+    )
+    to_status = models.CharField(
+        verbose_name=_("to"), max_length=24, choices=ContractStatus.choices
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # E.g. "task:contracts_advance".
+    actor_label = models.CharField(verbose_name=_("by (system)"), max_length=100, blank=True)
+    reason = models.TextField(verbose_name=_("reason"), blank=True)
+    created_at = models.DateTimeField(verbose_name=_("when"), auto_now_add=True)
 
     class Meta:
         ordering = ["contract_id", "created_at", "id"]
@@ -239,8 +316,10 @@ class ContractEvent(models.Model):
 class MarketSettings(models.Model):
     """Platform switches admins change at run time (one row)."""
 
-    auto_approve_contracts = models.BooleanField(default=False)
-    updated_at = models.DateTimeField(auto_now=True)
+    auto_approve_contracts = models.BooleanField(
+        verbose_name=_("approve contracts automatically"), default=False
+    )
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name_plural = "market settings"

@@ -4,21 +4,43 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Case, Count, Q, QuerySet, Value, When
+from django.conf import settings
+from django.db.models import Case, Count, Max, Min, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
+from django.utils.translation import get_language, gettext
 
-from accounts.models import User
-from accounts.money import TFLOPS_PER_P
+from accounts.models import Organization, User
+from accounts.money import TFLOPS_PER_P, split_tax
 from accounts.selectors import is_platform_admin, organization_of, scope_to_organization
-from inventory.models import Cluster
+from inventory.models import Cluster, GpuModel, Interconnect, Region
 from inventory.selectors import (
     fast_rows,
     free_servers,
     marketable_clusters,
+    uptime_by_cluster,
     uptime_by_cluster_id,
 )
-from marketplace.eligibility import ACCEPTED_INTERCONNECTS, ClusterFacts, Reason, RequestSpec
-from marketplace.models import CapacityRequest, Contract, ContractLine, ContractStatus, Quote
+from marketplace.eligibility import (
+    ACCEPTED_INTERCONNECTS,
+    ClusterFacts,
+    Names,
+    Reason,
+    RequestSpec,
+)
+from marketplace.figures import ReferenceServer, monthly_price, reference_server
+from marketplace.models import (
+    CapacityRequest,
+    Contract,
+    ContractEvent,
+    ContractLine,
+    ContractStatus,
+    InterconnectRequirement,
+    MarketSettings,
+    Quote,
+    QuoteLine,
+    QuoteStatus,
+)
+from marketplace.sizing import DEFAULT_GPUS_PER_SERVER
 
 
 def request_list(*, user: User) -> QuerySet[CapacityRequest]:
@@ -57,6 +79,16 @@ class ContractView:
     show_totals: bool
     is_customer: bool
     is_sole_provider: bool
+
+    @property
+    def servers(self) -> int:
+        """Servers on the lines this viewer sees."""
+        return sum(line.servers for line in self.lines)
+
+    @property
+    def p(self) -> Decimal:
+        """P on the lines this viewer sees."""
+        return sum((line.p for line in self.lines), Decimal(0))
 
 
 def contract_view(contract: Contract, *, user: User) -> ContractView:
@@ -317,3 +349,238 @@ def median_ask_by_gpu(*, today: date | None = None) -> dict[str, Decimal]:
     for code, price in marketable_clusters().values_list("gpu_model__code", "price_per_p_year"):
         asks.setdefault(code, []).append(price)
     return {code: _median(prices) for code, prices in asks.items()}
+
+
+# --- Names in the reader's language -----------------------------------------------------------
+def region_label(name: str, name_zh: str) -> str:
+    """A region's name in the active language (the catalog's Chinese name where it has one)."""
+    if name_zh and (get_language() or "").startswith("zh"):
+        return name_zh
+    return name
+
+
+def display_names() -> Names:
+    """Names for the codes of GPU models, regions and networks, in the active language (two small
+    queries: the GPU catalog and the regions)."""
+    return Names(
+        gpus=dict(GpuModel.objects.values_list("code", "name")),
+        regions={
+            code: region_label(name, name_zh)
+            for code, name, name_zh in Region.objects.values_list("code", "name", "name_zh")
+        },
+        networks={code: str(label) for code, label in Interconnect.choices},
+        requirements={code: str(label) for code, label in InterconnectRequirement.choices},
+    )
+
+
+# --- Pages: the quotes of a request ----------------------------------------------------------
+@dataclass(frozen=True)
+class QuoteLineView:
+    line: QuoteLine
+    uptime: Decimal  # measured over the last 90 days, percent
+
+
+@dataclass(frozen=True)
+class QuoteView:
+    quote: Quote
+    lines: list[QuoteLineView]
+    monthly_price: Decimal  # one full billing month, tax included
+    expired: bool
+
+
+def quote_views(
+    capacity_request: CapacityRequest, *, now: datetime | None = None
+) -> list[QuoteView]:
+    """The request's open offers, best first (and the accepted one, once booked), each line
+    with its cluster, provider, region and measured uptime. Four queries."""
+    now = now or timezone.now()
+    quotes = list(
+        Quote.objects.filter(
+            request=capacity_request, status__in=[QuoteStatus.OPEN, QuoteStatus.ACCEPTED]
+        )
+        .prefetch_related(
+            Prefetch(
+                "lines",
+                QuoteLine.objects.select_related(
+                    "cluster__provider", "cluster__region", "cluster__gpu_model"
+                ),
+            )
+        )
+        .order_by("rank", "id")
+    )
+    clusters = {line.cluster_id: line.cluster for quote in quotes for line in quote.lines.all()}
+    uptime = uptime_by_cluster(list(clusters.values()), now=now) if clusters else {}
+    return [
+        QuoteView(
+            quote=quote,
+            lines=[QuoteLineView(line, uptime[line.cluster_id]) for line in quote.lines.all()],
+            monthly_price=monthly_price(quote.annual_price),
+            expired=quote.expires_at <= now,
+        )
+        for quote in quotes
+    ]
+
+
+@dataclass(frozen=True)
+class Signing:
+    """Exactly what accepting a quote signs: the parties, the servers, the term and price."""
+
+    quote: Quote
+    capacity_request: CapacityRequest
+    customer: Organization
+    providers: list[Organization]  # in the order of the lines
+    lines: list[QuoteLineView]
+    monthly_price: Decimal
+    expired: bool
+    needs_approval: bool  # an admin approves before the contract starts
+
+
+def quote_signing(quote: Quote, *, now: datetime | None = None) -> Signing:
+    """What a customer is about to sign when accepting ``quote``."""
+    capacity_request = CapacityRequest.objects.select_related("customer").get(pk=quote.request_id)
+    view = next(v for v in quote_views(capacity_request, now=now) if v.quote.pk == quote.pk)
+    providers: dict[int, Organization] = {}
+    for line in view.lines:
+        providers.setdefault(line.line.cluster.provider_id, line.line.cluster.provider)
+    return Signing(
+        quote=view.quote,
+        capacity_request=capacity_request,
+        customer=capacity_request.customer,
+        providers=list(providers.values()),
+        lines=view.lines,
+        monthly_price=view.monthly_price,
+        expired=view.expired,
+        needs_approval=not MarketSettings.load().auto_approve_contracts,
+    )
+
+
+# --- Pages: contracts ------------------------------------------------------------------------
+def contract_detail(*, user: User) -> QuerySet[Contract]:
+    """``contract_list`` with what a contract's page and PDF show: lines with cluster, region,
+    GPU and provider, history with actors, the customer's and providers' legal profiles."""
+    return (
+        contract_list(user=user)
+        .prefetch_related(None)
+        .prefetch_related(
+            Prefetch(
+                "lines",
+                ContractLine.objects.select_related(
+                    "cluster__region", "cluster__gpu_model", "provider"
+                ),
+            ),
+            Prefetch("history", ContractEvent.objects.select_related("actor")),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Parties:
+    customer: Organization
+    providers: list[Organization]  # of the lines the viewer sees, in their order
+
+
+def contract_parties(contract: Contract, view: ContractView) -> Parties:
+    """Who signed: the customer, and the providers of the lines this viewer may see."""
+    providers: dict[int, Organization] = {}
+    for line in view.lines:
+        providers.setdefault(line.provider_id, line.provider)
+    return Parties(customer=contract.customer, providers=list(providers.values()))
+
+
+def contract_monthly_price(contract: Contract) -> Decimal:
+    """One full billing month of the contract, tax included."""
+    return monthly_price(contract.annual_price)
+
+
+def contract_tax_split(contract: Contract) -> tuple[Decimal, Decimal]:
+    """The contract's total for its term as (net, VAT), each to the fen."""
+    return split_tax(contract.total_price, contract.vat_rate)
+
+
+@dataclass(frozen=True)
+class OpenQuotes:
+    count: int
+    lowest_price_per_p_year: Decimal
+    expires_at: datetime
+
+
+def open_quote_summary(request_ids: list[int]) -> dict[int, OpenQuotes]:
+    """For each request, its open quotes: how many, the lowest price, when they expire (one
+    query)."""
+    rows = (
+        Quote.objects.filter(request_id__in=request_ids, status=QuoteStatus.OPEN)
+        .values("request_id")
+        .annotate(count=Count("id"), lowest=Min("price_per_p_year"), expires=Max("expires_at"))
+        .order_by()
+    )
+    return {
+        row["request_id"]: OpenQuotes(row["count"], row["lowest"], row["expires"]) for row in rows
+    }
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    at: datetime
+    from_status: str  # in words; blank for the signing
+    to_status: str  # in words
+    to_code: str  # the state's code
+    by: str
+    reason: str
+
+
+def contract_history(contract: Contract) -> list[HistoryRow]:
+    """The contract's transitions in words. Reasons people typed are shown as typed; those the
+    platform wrote itself (signing, automatic approval, the daily schedule) in the reader's
+    language."""
+    rows = []
+    for event in contract.history.all():
+        reason = event.reason
+        if event.actor_id is not None:
+            by = event.actor.username
+        elif event.actor_label == "auto-approval":
+            by = gettext("Platform (automatic approval)")
+            reason = gettext("Auto-approval is enabled.") if reason else ""
+        elif event.actor_label.startswith("task:"):
+            by = gettext("Platform (schedule)")
+            reason = {
+                ContractStatus.ACTIVE: gettext("Started on its start date."),
+                ContractStatus.COMPLETED: gettext("Ran its full term."),
+            }.get(event.to_status, reason)
+        else:
+            by = gettext("Platform")
+        if not event.from_status and reason == f"Signed from quote {contract.quote_id}.":
+            reason = gettext("Signed from quote %(quote)s.") % {"quote": contract.quote_id}
+        rows.append(
+            HistoryRow(
+                at=event.created_at,
+                from_status=(
+                    str(ContractStatus(event.from_status).label) if event.from_status else ""
+                ),
+                to_status=str(ContractStatus(event.to_status).label),
+                to_code=event.to_status,
+                by=by,
+                reason=reason,
+            )
+        )
+    return rows
+
+
+# --- Home: the reference figures -------------------------------------------------------------
+def reference_figures() -> list[ReferenceServer]:
+    """The worked examples of the market, from the catalog: an 8-card server of each reference
+    GPU model, its rating in P and its rent for a year at the reference price."""
+    models = {
+        model.code: model
+        for model in GpuModel.objects.filter(code__in=settings.REFERENCE_GPU_MODELS)
+    }
+    return [
+        reference_server(
+            gpu_code=code,
+            gpu_name=models[code].name,
+            gpus_per_server=DEFAULT_GPUS_PER_SERVER,
+            fp16_sparse_tflops=models[code].fp16_sparse_tflops,
+            price_per_p_year=settings.REFERENCE_PRICE_PER_P_YEAR,
+        )
+        for code in settings.REFERENCE_GPU_MODELS
+        if code in models
+    ]

@@ -17,7 +17,10 @@ from django.conf import settings
 from django.db import OperationalError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext, ngettext
 
+from accounts import limits
 from accounts.errors import DomainError, InvalidInput, PermissionDeniedError
 from accounts.models import Organization, User
 from inventory import services as inventory
@@ -26,7 +29,9 @@ from inventory.models import Allocation, AllocationKind, Cluster, GpuModel, Regi
 from inventory.selectors import marketable_clusters
 from marketplace import matching, sizing
 from marketplace.eligibility import (
+    REASON_TITLES,
     ClusterFacts,
+    Names,
     Reason,
     Rejection,
     RequestSpec,
@@ -50,14 +55,16 @@ from marketplace.models import (
 from marketplace.pricing import PricedLine, price_quote
 from marketplace.selectors import (
     cluster_facts,
+    display_names,
     facts_of,
     median_ask_by_gpu,
     request_spec,
+    static_reason_conditions,
     static_rejection_summary,
     statically_rejected,
 )
 
-MAX_TERM_MONTHS = 60
+MAX_TERM_MONTHS = limits.MAX_TERM_MONTHS
 HOLD_ATTEMPTS = 3
 
 
@@ -104,20 +111,28 @@ def request_create(
     today: date | None = None,
 ) -> CapacityRequest:
     if not customer.is_customer:
-        raise PermissionDeniedError("Only customer organisations request capacity.")
+        raise PermissionDeniedError(gettext("Only customer organisations request capacity."))
     today = today or timezone.localdate()
     if not gpu_models:
-        raise InvalidInput("gpu_models", "Choose at least one GPU model.")
+        raise InvalidInput("gpu_models", gettext("Choose at least one GPU model."))
     if (min_p is None) == (servers is None):
-        raise InvalidInput("non_field_errors", "Give either min_p or servers, not both.")
+        raise InvalidInput(
+            "non_field_errors", gettext("Give either the P you need or a number of servers.")
+        )
     if min_p is not None and min_p <= 0:
-        raise InvalidInput("min_p", "Must be more than 0.")
+        raise InvalidInput("min_p", gettext("Must be more than 0."))
     if servers is not None and servers < 1:
-        raise InvalidInput("servers", "Must be at least 1.")
+        raise InvalidInput("servers", gettext("Must be at least 1."))
     if not 1 <= term_months <= MAX_TERM_MONTHS:
-        raise InvalidInput("term_months", f"Must be between 1 and {MAX_TERM_MONTHS} months.")
+        raise InvalidInput(
+            "term_months",
+            gettext("Must be between 1 and %(maximum)d months.") % {"maximum": MAX_TERM_MONTHS},
+        )
     if start_date < today:
-        raise InvalidInput("start_date", f"Must not be in the past (today is {today}).")
+        raise InvalidInput(
+            "start_date",
+            gettext("Must not be in the past (today is %(today)s).") % {"today": _day(today)},
+        )
     with transaction.atomic():
         capacity_request = CapacityRequest.objects.create(
             customer=customer,
@@ -137,11 +152,36 @@ def request_create(
     return capacity_request
 
 
+@dataclass(frozen=True)
+class Submission:
+    capacity_request: CapacityRequest
+    result: "MatchResult | None"  # None when matching failed; ``error`` says why
+    error: str = ""
+
+
+def request_submit(*, customer: Organization, by: User, **fields) -> Submission:
+    """Create a request and match it at once, as the request form does.
+
+    The request is saved first (its own transaction: it stands even when matching then fails,
+    e.g. because the market moved); the customer can regenerate quotes later. Input errors
+    raise from ``request_create`` as usual.
+    """
+    capacity_request = request_create(customer=customer, by=by, **fields)
+    try:
+        result = quotes_generate(capacity_request=capacity_request, by=by)
+    except DomainError as exc:
+        return Submission(capacity_request=capacity_request, result=None, error=exc.message)
+    return Submission(capacity_request=capacity_request, result=result)
+
+
 def request_cancel(*, capacity_request: CapacityRequest) -> CapacityRequest:
     with transaction.atomic():
         locked = CapacityRequest.objects.select_for_update().get(pk=capacity_request.pk)
         if locked.status != RequestStatus.OPEN:
-            raise RequestNotOpen(f"The request is {locked.status}.")
+            raise RequestNotOpen(
+                gettext("The request is %(status)s; only open requests can be cancelled.")
+                % {"status": RequestStatus(locked.status).label}
+            )
         _supersede_open_quotes(locked)
         locked.status = RequestStatus.CANCELLED
         locked.save(update_fields=["status"])
@@ -165,7 +205,8 @@ class Rejections:
     """Every visible cluster not used by an offer, with its reasons, closest first: clusters
     that qualified but were not needed (or could not cover the demand) first, then those that
     fail a static rule, by rules failed and price. Only the rows shown are read and explained;
-    the rest are counted in SQL. Supports ``len()`` and slicing, so it paginates."""
+    the rest are counted in SQL. Supports ``len()`` and slicing, so it paginates; ``group``
+    gives the clusters failing one rule, which paginates the same way."""
 
     spec: RequestSpec
     facts: dict[int, ClusterFacts]  # the clusters that passed the static rules
@@ -173,6 +214,7 @@ class Rejections:
     static: QuerySet  # clusters failing a static rule, closest first
     static_count: int
     static_summary: dict[Reason, int]
+    _names: Names | None = None
 
     def __len__(self) -> int:
         return len(self.unused) + self.static_count
@@ -181,28 +223,99 @@ class Rejections:
         return len(self)
 
     @property
-    def summary(self) -> dict[str, int]:
-        counts = {code.value: n for code, n in self.static_summary.items()}
+    def names(self) -> Names:
+        """Names for the codes in the explanations, in the active language (read once)."""
+        if self._names is None:
+            self._names = display_names()
+        return self._names
+
+    @property
+    def counts(self) -> dict[Reason, int]:
+        """How many clusters each reason applies to (a cluster may fail several rules)."""
+        counts = dict(self.static_summary)
         for _, codes in self.unused:
             for code in codes:
-                counts[code.value] = counts.get(code.value, 0) + 1
+                counts[code] = counts.get(code, 0) + 1
         return counts
+
+    @property
+    def summary(self) -> dict[str, int]:
+        return {code.value: n for code, n in self.counts.items()}
+
+    def reasons(self) -> list[tuple[Reason, int]]:
+        """The reasons that apply, each with its number of clusters: most clusters first."""
+        order = list(Reason)
+        return sorted(self.counts.items(), key=lambda item: (-item[1], order.index(item[0])))
+
+    def group(self, code: Reason) -> "RejectionGroup":
+        return RejectionGroup(self, code)
 
     def __getitem__(self, window: slice) -> list[tuple[int, list[Rejection]]]:
         start, stop, _ = window.indices(len(self))
         rows = [
-            (cluster_id, explained(self.spec, self.facts[cluster_id], codes))
+            (cluster_id, explained(self.spec, self.facts[cluster_id], codes, self.names))
             for cluster_id, codes in self.unused[start:stop]
         ]
         first = max(start - len(self.unused), 0)
         last = stop - len(self.unused)
         if last > first:
             ids = list(self.static.values_list("pk", flat=True)[first:last])
-            facts, _ = facts_of(Cluster.objects.filter(pk__in=ids))
-            by_id = {fact.cluster_id: fact for fact in facts}
+            by_id = self._static_facts(ids)
             rows += [
-                (pk, explained(self.spec, by_id[pk], static_reason_codes(self.spec, by_id[pk])))
+                (
+                    pk,
+                    explained(
+                        self.spec,
+                        by_id[pk],
+                        static_reason_codes(self.spec, by_id[pk]),
+                        self.names,
+                    ),
+                )
                 for pk in ids
+            ]
+        return rows
+
+    def _static_facts(self, ids: list[int]) -> dict[int, ClusterFacts]:
+        facts, _ = facts_of(Cluster.objects.filter(pk__in=ids))
+        return {fact.cluster_id: fact for fact in facts}
+
+
+@dataclass
+class RejectionGroup:
+    """The clusters one rule rejects, closest first, each with that reason explained.
+    Supports ``len()`` and slicing (so it paginates); reads only the rows asked for."""
+
+    rejections: Rejections
+    code: Reason
+
+    def __post_init__(self) -> None:
+        self._unused = [pk for pk, codes in self.rejections.unused if self.code in codes]
+
+    def __len__(self) -> int:
+        return len(self._unused) + self.rejections.static_summary.get(self.code, 0)
+
+    def count(self) -> int:
+        return len(self)
+
+    @property
+    def title(self) -> str:
+        return str(REASON_TITLES[self.code])
+
+    def __getitem__(self, window: slice) -> list[tuple[int, Rejection]]:
+        rejections, spec = self.rejections, self.rejections.spec
+        start, stop, _ = window.indices(len(self))
+        rows = [
+            (pk, explained(spec, rejections.facts[pk], [self.code], rejections.names)[0])
+            for pk in self._unused[start:stop]
+        ]
+        first = max(start - len(self._unused), 0)
+        last = stop - len(self._unused)
+        if last > first:
+            condition = static_reason_conditions(spec)[self.code]
+            ids = list(rejections.static.filter(condition).values_list("pk", flat=True)[first:last])
+            by_id = rejections._static_facts(ids)
+            rows += [
+                (pk, explained(spec, by_id[pk], [self.code], rejections.names)[0]) for pk in ids
             ]
         return rows
 
@@ -256,7 +369,9 @@ def quotes_generate(
                 raise
             if attempt == HOLD_ATTEMPTS - 1:
                 raise DomainError(
-                    "The market is moving fast: capacity changed while quoting. Try again.",
+                    gettext(
+                        "The market is moving fast: capacity changed while quoting. Try again."
+                    ),
                     code="capacity_moved",
                 ) from None
     raise AssertionError("unreachable")
@@ -274,7 +389,10 @@ def _quotes_generate_once(
     with transaction.atomic():
         locked = CapacityRequest.objects.select_for_update().get(pk=capacity_request.pk)
         if locked.status != RequestStatus.OPEN:
-            raise RequestNotOpen(f"The request is {locked.status}; no new quotes.")
+            raise RequestNotOpen(
+                gettext("The request is %(status)s; it gets no new quotes.")
+                % {"status": RequestStatus(locked.status).label}
+            )
         _supersede_open_quotes(locked)
         spec = request_spec(capacity_request)
         facts, uptime = cluster_facts(spec, now=now)
@@ -388,12 +506,16 @@ def quote_accept(*, quote: Quote, by: User, now: datetime | None = None) -> Cont
         locked = Quote.objects.select_for_update().get(pk=quote.pk)
         if locked.status == QuoteStatus.ACCEPTED:
             raise QuoteNotOpen(
-                f"This quote was already accepted (contract {locked.contract.pk}).",
+                gettext("This quote was already accepted (contract %(contract)s).")
+                % {"contract": locked.contract.pk},
                 details={"contract": [str(locked.contract.pk)]},
             )
         if locked.status != QuoteStatus.OPEN or capacity_request.status != RequestStatus.OPEN:
             raise QuoteNotOpen(
-                "This quote is no longer open: newer quotes replaced it or another was accepted."
+                gettext(
+                    "This quote is no longer open: newer quotes replaced it or another was "
+                    "accepted."
+                )
             )
         lines = list(locked.lines.all())
         hold_clusters = Allocation.objects.filter(
@@ -433,7 +555,9 @@ def quote_accept(*, quote: Quote, by: User, now: datetime | None = None) -> Cont
             )
         except CapacityUnavailable as exc:
             raise QuoteExpired(
-                "The quote expired and its capacity has been taken since. Generate new quotes.",
+                gettext(
+                    "The quote expired and its capacity has been taken since. Generate new quotes."
+                ),
                 details={"non_field_errors": [exc.message]},
             ) from exc
         providers = dict(
@@ -484,15 +608,31 @@ def _check_price_not_raised(lines: Sequence[QuoteLine]) -> None:
     )
     for line in lines:
         if line.cluster_id not in current:
-            raise QuoteExpired("The quote expired and a cluster in it is no longer offered.")
+            raise QuoteExpired(
+                gettext("The quote expired and a cluster in it is no longer offered.")
+            )
         if current[line.cluster_id] > line.price_per_p_year:
             raise QuoteExpired(
-                "The quote expired and the provider has raised its price since. Generate new "
-                "quotes."
+                gettext(
+                    "The quote expired and the provider has raised its price since. Generate "
+                    "new quotes."
+                )
             )
 
 
 # --- Contract lifecycle ---------------------------------------------------------------------
+def _day(value: date) -> str:
+    """A date in messages, in the reader's language."""
+    return date_format(value, "DATE_FORMAT")
+
+
+def provider_notice_earliest(*, today: date | None = None) -> date:
+    """The earliest effective date a provider may give for ending a contract early: today
+    plus the notice period in settings."""
+    today = today or timezone.localdate()
+    return today + timedelta(days=settings.PROVIDER_TERMINATION_NOTICE_DAYS)
+
+
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     ContractStatus.PENDING_APPROVAL: frozenset({ContractStatus.APPROVED, ContractStatus.CANCELLED}),
     ContractStatus.APPROVED: frozenset(
@@ -518,9 +658,13 @@ def contract_transition(
     with transaction.atomic():
         locked = Contract.objects.select_for_update().get(pk=contract.pk)
         if to not in ALLOWED_TRANSITIONS[locked.status]:
+            names = {
+                "from": ContractStatus(locked.status).label,
+                "to": ContractStatus(to).label,
+            }
             raise InvalidTransition(
-                f"A contract that is {locked.status} cannot become {to}.",
-                details={"status": [f"Cannot go from {locked.status} to {to}."]},
+                gettext("A contract that is %(from)s cannot become %(to)s.") % names,
+                details={"status": [gettext("Cannot go from %(from)s to %(to)s.") % names]},
             )
         previous = locked.status
         locked.status = to
@@ -540,7 +684,7 @@ def contract_transition(
 
 def contract_approve(*, contract: Contract, by: User) -> Contract:
     if not by.is_staff:
-        raise PermissionDeniedError("Only platform admins approve contracts.")
+        raise PermissionDeniedError(gettext("Only platform admins approve contracts."))
     return contract_transition(contract=contract, to=ContractStatus.APPROVED, by=by)
 
 
@@ -550,7 +694,7 @@ def contract_cancel(
     """Withdraw a contract before it starts; its capacity is released."""
     today = today or timezone.localdate()
     if contract.start_date <= today and not by.is_staff:
-        raise InvalidTransition("The contract has started; ask an admin to terminate it.")
+        raise InvalidTransition(gettext("The contract has started; ask an admin to terminate it."))
     with transaction.atomic():
         contract = contract_transition(
             contract=contract, to=ContractStatus.CANCELLED, by=by, reason=reason
@@ -576,23 +720,32 @@ def contract_terminate(
     """
     today = today or timezone.localdate()
     if not reason.strip():
-        raise InvalidInput("reason", "Give a reason for the termination.")
+        raise InvalidInput("reason", gettext("Give a reason for the termination."))
     if not contract.start_date < effective_date < contract.end_date:
         raise InvalidInput(
             "effective_date",
-            f"Must fall after the start ({contract.start_date}) and before the end "
-            f"({contract.end_date}).",
+            gettext("Must fall after the start (%(start)s) and before the end (%(end)s).")
+            % {"start": _day(contract.start_date), "end": _day(contract.end_date)},
         )
     if as_provider:
-        notice = timedelta(days=settings.PROVIDER_TERMINATION_NOTICE_DAYS)
-        if effective_date < today + notice:
+        earliest = provider_notice_earliest(today=today)
+        if effective_date < earliest:
             raise InvalidInput(
                 "effective_date",
-                f"Providers must give {settings.PROVIDER_TERMINATION_NOTICE_DAYS} days' notice: "
-                f"the earliest effective date is {today + notice}.",
+                ngettext(
+                    "Providers must give %(days)d day's notice: the earliest effective date is "
+                    "%(earliest)s.",
+                    "Providers must give %(days)d days' notice: the earliest effective date is "
+                    "%(earliest)s.",
+                    settings.PROVIDER_TERMINATION_NOTICE_DAYS,
+                )
+                % {
+                    "days": settings.PROVIDER_TERMINATION_NOTICE_DAYS,
+                    "earliest": _day(earliest),
+                },
             )
     elif not by.is_staff:
-        raise PermissionDeniedError("Only platform admins or the provider may terminate.")
+        raise PermissionDeniedError(gettext("Only platform admins or the provider may terminate."))
     with transaction.atomic():
         contract = contract_transition(
             contract=contract,
@@ -647,7 +800,7 @@ def contracts_advance(*, today: date | None = None) -> dict[str, int]:
 
 def market_settings_update(*, by: User, auto_approve_contracts: bool) -> MarketSettings:
     if not by.is_staff:
-        raise PermissionDeniedError("Only platform admins change market settings.")
+        raise PermissionDeniedError(gettext("Only platform admins change market settings."))
     current = MarketSettings.load()
     current.auto_approve_contracts = auto_approve_contracts
     current.save(update_fields=["auto_approve_contracts", "updated_at"])
@@ -655,11 +808,27 @@ def market_settings_update(*, by: User, auto_approve_contracts: bool) -> MarketS
 
 
 # --- Sizing ---------------------------------------------------------------------------------
+SIZING_MODES = ("deadline", "duration")
+
+
 def workload_size(
-    *, workload: str, gpu_models: Sequence[GpuModel] | None = None, **inputs
-) -> tuple[sizing.SizingResult, dict[str, Decimal]]:
+    *,
+    workload: str,
+    mode: str = "deadline",
+    gpu_models: Sequence[GpuModel] | None = None,
+    **inputs,
+) -> tuple[sizing.SizingResult | sizing.DurationResult, dict[str, Decimal]]:
     """Size a workload on each GPU model (all of the catalog by default) and price it at
-    today's median ask. Returns the result and the median asks used."""
+    today's median ask. Returns the result and the median asks used.
+
+    ``mode`` "deadline": how many servers finish the work in time (inference: keep up with the
+    daily load; training: finish within ``days``). "duration" (training only): how many days the
+    run takes on ``servers`` servers, and the term that covers it.
+    """
+    if mode not in SIZING_MODES:
+        raise InvalidInput("mode", gettext("Choose how to size the workload."))
+    if mode == "duration" and workload != "training":
+        raise InvalidInput("mode", gettext("Days on a number of servers applies to training only."))
     models = list(gpu_models) if gpu_models else list(GpuModel.objects.all())
     specs = [
         sizing.GpuSpec(
@@ -685,6 +854,13 @@ def workload_size(
                 questions_per_visit=inputs["questions_per_visit"],
                 tokens_per_question=inputs["tokens_per_question"],
                 precision=inputs["precision"],
+                **common,
+            )
+        elif mode == "duration":
+            result = sizing.training_duration(
+                training_tokens=inputs["training_tokens"],
+                servers=inputs["servers"],
+                activation_recomputation=inputs["activation_recomputation"],
                 **common,
             )
         else:

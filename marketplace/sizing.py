@@ -14,16 +14,27 @@ Steps, the same for inference and training:
    (Sizing on the sparse figure with a dense utilisation would under-size by half.)
 5. Optionally the annual cost: rated P x price per P per year, to the fen.
 
-Arithmetic is exact (integers and fractions); ``required_pflops`` is a Decimal exact to 50
-significant digits, and every formula is returned as text with its numbers substituted.
+The second question, "how many days on N servers" (training), runs the same steps backwards:
+days = total FLOPs / (N x cards per server x dense peak x utilisation) / 86,400 s; the term
+to rent is the fewest whole months whose shortest span (February counts) lasts that long.
+
+Arithmetic is exact (integers and fractions); ``required_pflops`` and ``days`` are Decimals
+exact to 50 significant digits, and every formula is returned as text with its numbers
+substituted, in the active language.
 """
 
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
+from functools import cache
 
+from dateutil.relativedelta import relativedelta
+from django.utils.translation import gettext
+
+from accounts.formatting import format_money, format_rate
 from accounts.money import TFLOPS_PER_P, quantize_money
 
 SECONDS_PER_DAY = 86_400
@@ -37,6 +48,8 @@ RECOMPUTATION_FLOPS_PER_PARAMETER_TOKEN = 8  # activation recomputation: one mor
 INT8_PER_FP16_DENSE = 2  # INT8 dense throughput is twice FP16 dense on every card in DOMAIN.md
 PRECISIONS = ("fp16", "int8")
 DISPLAY_PFLOPS = Decimal("0.001")
+DISPLAY_DAYS = Decimal("0.1")
+MONTHS_PER_YEAR = 12
 _PRECISION = 50  # significant digits of required_pflops
 
 
@@ -103,11 +116,28 @@ def size_inference(
         INFERENCE_FLOPS_PER_PARAMETER_TOKEN * params * tokens_per_day, SECONDS_PER_DAY
     ) / Fraction(utilisation)
     formulas = [
-        f"tokens per day = {daily_visits:,} visits x {questions_per_visit:,} questions x "
-        f"{tokens_per_question:,} tokens = {tokens_per_day:,}",
-        f"required = {INFERENCE_FLOPS_PER_PARAMETER_TOKEN} x {params:,} parameters x "
-        f"{tokens_per_day:,} tokens / {SECONDS_PER_DAY:,} s / {utilisation} utilisation = "
-        f"{_display(required)} PFLOPS",
+        gettext(
+            "tokens per day = %(visits)s visits x %(questions)s questions x %(tokens)s tokens "
+            "= %(total)s"
+        )
+        % {
+            "visits": f"{daily_visits:,}",
+            "questions": f"{questions_per_visit:,}",
+            "tokens": f"{tokens_per_question:,}",
+            "total": f"{tokens_per_day:,}",
+        },
+        gettext(
+            "required = %(flops)s x %(params)s parameters x %(tokens)s tokens / %(seconds)s s "
+            "/ %(utilisation)s utilisation = %(required)s PFLOPS"
+        )
+        % {
+            "flops": INFERENCE_FLOPS_PER_PARAMETER_TOKEN,
+            "params": f"{params:,}",
+            "tokens": f"{tokens_per_day:,}",
+            "seconds": f"{SECONDS_PER_DAY:,}",
+            "utilisation": utilisation,
+            "required": _display(required),
+        },
     ]
     return _sizing(
         required,
@@ -139,21 +169,184 @@ def size_training(
         raise ValueError(f"days must be positive, got {days}")
     _check_common(utilisation, gpus, gpus_per_server, price_per_p_year_by_code)
 
+    total_flops, formulas = _training_flops(params, training_tokens, activation_recomputation)
+    required = Fraction(total_flops) / (Fraction(days) * SECONDS_PER_DAY) / Fraction(utilisation)
+    formulas.append(
+        gettext(
+            "required = %(total)s FLOPs / (%(days)s days x %(seconds)s s) / %(utilisation)s "
+            "utilisation = %(required)s PFLOPS"
+        )
+        % {
+            "total": f"{total_flops:,}",
+            "days": f"{days:,}",
+            "seconds": f"{SECONDS_PER_DAY:,}",
+            "utilisation": utilisation,
+            "required": _display(required),
+        }
+    )
+    return _sizing(required, formulas, gpus, gpus_per_server, price_per_p_year_by_code, int8=False)
+
+
+def _training_flops(
+    params: int, training_tokens: int, activation_recomputation: bool
+) -> tuple[int, list[str]]:
+    """Total training FLOPs (6 or, with activation recomputation, 8 x params x tokens)."""
     per_token = (
         RECOMPUTATION_FLOPS_PER_PARAMETER_TOKEN
         if activation_recomputation
         else TRAINING_FLOPS_PER_PARAMETER_TOKEN
     )
     total_flops = per_token * params * training_tokens
-    required = Fraction(total_flops) / (Fraction(days) * SECONDS_PER_DAY) / Fraction(utilisation)
-    recomputation = " (activation recomputation)" if activation_recomputation else ""
+    values = {
+        "per_token": per_token,
+        "params": f"{params:,}",
+        "tokens": f"{training_tokens:,}",
+        "total": f"{total_flops:,}",
+    }
+    if activation_recomputation:
+        formula = gettext(
+            "training FLOPs = %(per_token)s (activation recomputation) x %(params)s parameters "
+            "x %(tokens)s tokens = %(total)s"
+        )
+    else:
+        formula = gettext(
+            "training FLOPs = %(per_token)s x %(params)s parameters x %(tokens)s tokens = %(total)s"
+        )
+    return total_flops, [formula % values]
+
+
+@dataclass(frozen=True)
+class GpuDuration:
+    code: str
+    name: str
+    peak_tflops: Decimal  # FP16 dense peak per card
+    servers: int
+    cards: int
+    rated_p: Decimal  # exact
+    days: Decimal  # the run's length in days, exact to 50 significant digits
+    term_months: int  # the fewest whole months that always last ``days``
+    annual_cost: Decimal | None  # rated_p x price per P per year, to the fen
+    term_cost: Decimal | None  # annual_cost x term_months / 12, to the fen
+
+    @property
+    def days_display(self) -> Decimal:
+        return self.days.quantize(DISPLAY_DAYS, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class DurationResult:
+    total_flops: int
+    options: tuple[GpuDuration, ...]  # one per GPU model, in the order given
+    formulas: tuple[str, ...]
+
+
+def training_duration(
+    *,
+    params: int,
+    training_tokens: int,
+    servers: int,
+    utilisation: Decimal = DEFAULT_UTILISATION,
+    activation_recomputation: bool = False,
+    gpus: Sequence[GpuSpec],
+    gpus_per_server: int = DEFAULT_GPUS_PER_SERVER,
+    price_per_p_year_by_code: Mapping[str, Decimal] | None = None,
+) -> DurationResult:
+    """How many days a training run of ``training_tokens`` tokens takes on ``servers`` servers
+    of each GPU model: total FLOPs / (servers x cards x dense peak x utilisation), and the term
+    in whole months that covers it, priced at the given asks."""
+    _positive_int("params", params)
+    _positive_int("training_tokens", training_tokens)
+    _positive_int("servers", servers)
+    _check_common(utilisation, gpus, gpus_per_server, price_per_p_year_by_code)
+
+    total_flops, formulas = _training_flops(params, training_tokens, activation_recomputation)
+    options = []
+    for gpu in gpus:
+        cards = servers * gpus_per_server
+        flops_per_second = (
+            cards * Fraction(gpu.fp16_dense_tflops) * FLOPS_PER_TFLOPS * Fraction(utilisation)
+        )
+        days = Fraction(total_flops) / flops_per_second / SECONDS_PER_DAY
+        term_months = months_to_cover(days)
+        price = (price_per_p_year_by_code or {}).get(gpu.code)
+        with localcontext() as context:
+            context.prec = _PRECISION
+            rated_p = cards * gpu.fp16_sparse_tflops / TFLOPS_PER_P
+            annual_cost = None if price is None else quantize_money(rated_p * price)
+            term_cost = (
+                None
+                if annual_cost is None
+                else quantize_money(annual_cost * term_months / MONTHS_PER_YEAR)
+            )
+        option = GpuDuration(
+            code=gpu.code,
+            name=gpu.name,
+            peak_tflops=gpu.fp16_dense_tflops,
+            servers=servers,
+            cards=cards,
+            rated_p=rated_p,
+            days=_decimal(days),
+            term_months=term_months,
+            annual_cost=annual_cost,
+            term_cost=term_cost,
+        )
+        formulas += _duration_formulas(
+            gpu, option, total_flops, gpus_per_server, utilisation, price
+        )
+        options.append(option)
+    return DurationResult(total_flops=total_flops, options=tuple(options), formulas=tuple(formulas))
+
+
+def _duration_formulas(
+    gpu: GpuSpec,
+    option: GpuDuration,
+    total_flops: int,
+    gpus_per_server: int,
+    utilisation: Decimal,
+    price: Decimal | None,
+) -> list[str]:
+    values = {
+        "gpu": gpu.name,
+        "total": f"{total_flops:,}",
+        "servers": f"{option.servers:,}",
+        "per_server": gpus_per_server,
+        "peak": _number(gpu.fp16_dense_tflops),
+        "sparse": _number(gpu.fp16_sparse_tflops),
+        "utilisation": utilisation,
+        "seconds": f"{SECONDS_PER_DAY:,}",
+        "days": f"{option.days_display:,}",
+        "rated_p": f"{option.rated_p:,}",
+        "per_p": f"{TFLOPS_PER_P:,}",
+        "months": option.term_months,
+        "shortest": f"{shortest_span_days(option.term_months):,}",
+    }
     formulas = [
-        f"training FLOPs = {per_token}{recomputation} x {params:,} parameters x "
-        f"{training_tokens:,} tokens = {total_flops:,}",
-        f"required = {total_flops:,} FLOPs / ({days:,} days x {SECONDS_PER_DAY:,} s) / "
-        f"{utilisation} utilisation = {_display(required)} PFLOPS",
+        gettext(
+            "%(gpu)s: days = %(total)s FLOPs / (%(servers)s servers x %(per_server)s cards x "
+            "%(peak)s TFLOPS FP16 dense x %(utilisation)s utilisation) / %(seconds)s s "
+            "= %(days)s days"
+        )
+        % values,
+        gettext(
+            "%(gpu)s: rated P = %(servers)s servers x %(per_server)s cards x %(sparse)s TFLOPS "
+            "FP16 sparse / %(per_p)s = %(rated_p)s P"
+        )
+        % values,
+        gettext(
+            "%(gpu)s: term = %(months)s months (the shortest %(months)s-month term lasts "
+            "%(shortest)s days)"
+        )
+        % values,
     ]
-    return _sizing(required, formulas, gpus, gpus_per_server, price_per_p_year_by_code, int8=False)
+    if price is not None and option.term_cost is not None:
+        formulas.append(
+            gettext(
+                "%(gpu)s: cost = %(rated_p)s P x %(price)s per P per year x %(months)s / 12 "
+                "= %(cost)s"
+            )
+            % {**values, "price": format_rate(price), "cost": format_money(option.term_cost)}
+        )
+    return formulas
 
 
 def _sizing(
@@ -176,19 +369,45 @@ def _sizing(
             context.prec = _PRECISION  # exact: TFLOPS and prices have far fewer digits
             rated_p = servers * gpus_per_server * gpu.fp16_sparse_tflops / TFLOPS_PER_P
             annual_cost = None if price is None else quantize_money(rated_p * price)
-        peak_unit = "TOPS INT8 dense" if int8 else "TFLOPS FP16 dense"
+        values = {
+            "gpu": gpu.name,
+            "required": _display(required),
+            "peak": _number(peak),
+            "cards": f"{cards:,}",
+            "per_server": gpus_per_server,
+            "servers": f"{servers:,}",
+            "sparse": _number(gpu.fp16_sparse_tflops),
+            "per_p": f"{TFLOPS_PER_P:,}",
+            "rated_p": f"{rated_p:,}",
+        }
+        if int8:
+            cards_formula = gettext(
+                "%(gpu)s: cards = ceil(%(required)s PFLOPS / %(peak)s TOPS INT8 dense) = %(cards)s"
+            )
+        else:
+            cards_formula = gettext(
+                "%(gpu)s: cards = ceil(%(required)s PFLOPS / %(peak)s TFLOPS FP16 dense) "
+                "= %(cards)s"
+            )
         formulas += [
-            f"{gpu.name}: cards = ceil({_display(required)} PFLOPS / {peak:,} {peak_unit}) "
-            f"= {cards:,}",
-            f"{gpu.name}: servers = ceil({cards:,} cards / {gpus_per_server} per server) "
-            f"= {servers:,}",
-            f"{gpu.name}: rated P = {servers:,} servers x {gpus_per_server} cards x "
-            f"{gpu.fp16_sparse_tflops:,} TFLOPS FP16 sparse / {TFLOPS_PER_P:,} = {rated_p:,} P",
+            cards_formula % values,
+            gettext(
+                "%(gpu)s: servers = ceil(%(cards)s cards / %(per_server)s per server) = %(servers)s"
+            )
+            % values,
+            gettext(
+                "%(gpu)s: rated P = %(servers)s servers x %(per_server)s cards x %(sparse)s "
+                "TFLOPS FP16 sparse / %(per_p)s = %(rated_p)s P"
+            )
+            % values,
         ]
         if annual_cost is not None:
+            assert price is not None
             formulas.append(
-                f"{gpu.name}: annual cost = {rated_p:,} P x {price:,} per P per year = "
-                f"{annual_cost:,}"
+                gettext(
+                    "%(gpu)s: annual cost = %(rated_p)s P x %(price)s per P per year = %(cost)s"
+                )
+                % {**values, "price": format_rate(price), "cost": format_money(annual_cost)}
             )
         options.append(
             GpuSizing(
@@ -212,6 +431,13 @@ def _decimal(value: Fraction) -> Decimal:
     with localcontext() as context:
         context.prec = _PRECISION
         return Decimal(value.numerator) / Decimal(value.denominator)
+
+
+def _number(value: Decimal) -> str:
+    """A catalog figure without trailing zeros: ``312``, ``1,979``, ``362.5``."""
+    if value == value.to_integral_value():
+        return f"{int(value):,}"
+    return f"{value.normalize():,}"
 
 
 def _display(required_flops: Fraction) -> str:
@@ -249,3 +475,35 @@ def _positive_decimal(name: str, value: object) -> None:
         raise TypeError(f"{name} must be a Decimal, not {type(value).__name__}")
     if not value.is_finite() or value <= 0:
         raise ValueError(f"{name} must be positive, got {value}")
+
+
+# Month lengths repeat every 48 months (four years, one of them leap: 1,461 days; the century
+# rule next matters in 2100, beyond any date the platform accepts).
+CYCLE_MONTHS = 48
+CYCLE_DAYS = 1461
+_CYCLE_STARTS = tuple(date(2021 + k // 12, k % 12 + 1, 1) for k in range(CYCLE_MONTHS))
+
+
+@cache
+def _shortest_within_cycle(months: int) -> int:
+    return min((start + relativedelta(months=months) - start).days for start in _CYCLE_STARTS)
+
+
+def shortest_span_days(months: int) -> int:
+    """The fewest days any span of ``months`` calendar months can last (1 -> 28, 3 -> 89,
+    12 -> 365). Spans starting on the 1st include the shortest, whatever the start day."""
+    _positive_int("months", months)
+    cycles, rest = divmod(months, CYCLE_MONTHS)
+    return cycles * CYCLE_DAYS + _shortest_within_cycle(rest)
+
+
+def months_to_cover(days: Fraction | Decimal | int) -> int:
+    """The fewest whole months that last at least ``days`` from any start date."""
+    needed = Fraction(days)
+    if needed <= 0:
+        raise ValueError(f"days must be positive, got {days}")
+    cycles = max(0, math.floor(needed / CYCLE_DAYS) - 1)
+    months = max(1, cycles * CYCLE_MONTHS)
+    while shortest_span_days(months) < needed:
+        months += 1
+    return months

@@ -76,6 +76,8 @@ TRADE_WORDS = {
     "Key",
     "Authorization",
     "LLM",
+    "AI",
+    "RDMA",
     "MoE",
     "B",
     "T",

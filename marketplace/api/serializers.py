@@ -1,7 +1,10 @@
 from decimal import Decimal
 
+from django.utils import timezone
+from django.utils.translation import gettext
 from rest_framework import serializers
 
+from accounts import limits
 from accounts.money import P_DECIMAL_PLACES, P_MAX_DIGITS, RATE_DECIMAL_PLACES, RATE_MAX_DIGITS
 from inventory.models import GpuModel, Region
 from marketplace.models import (
@@ -22,9 +25,15 @@ class CapacityRequestCreateSerializer(serializers.Serializer):
         slug_field="code", queryset=GpuModel.objects.all(), many=True, allow_empty=False
     )
     min_p = serializers.DecimalField(
-        max_digits=P_MAX_DIGITS, decimal_places=P_DECIMAL_PLACES, required=False, min_value=0
+        max_digits=P_MAX_DIGITS,
+        decimal_places=P_DECIMAL_PLACES,
+        required=False,
+        min_value=0,
+        max_value=limits.MAX_REQUEST_P,
     )
-    servers = serializers.IntegerField(required=False, min_value=1, max_value=100_000)
+    servers = serializers.IntegerField(
+        required=False, min_value=1, max_value=limits.MAX_SERVERS_PER_REQUEST
+    )
     region = serializers.SlugRelatedField(
         slug_field="code", queryset=Region.objects.all(), required=False, allow_null=True
     )
@@ -42,9 +51,23 @@ class CapacityRequestCreateSerializer(serializers.Serializer):
         decimal_places=RATE_DECIMAL_PLACES,
         required=False,
         allow_null=True,
-        min_value=1,
+        min_value=limits.MIN_PRICE_PER_P_YEAR,
+        max_value=limits.MAX_PRICE_PER_P_YEAR,
     )
-    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    note = serializers.CharField(
+        max_length=CapacityRequest._meta.get_field("note").max_length,
+        required=False,
+        allow_blank=True,
+        default="",
+    )
+
+    def validate_start_date(self, value):
+        if not limits.date_in_horizon(value, timezone.localdate()):
+            raise serializers.ValidationError(
+                gettext("Must be a date no later than %(latest)s.")
+                % {"latest": limits.latest_date(timezone.localdate()).isoformat()}
+            )
+        return value
 
     def validate(self, attrs):
         has_p, has_servers = attrs.get("min_p") is not None, attrs.get("servers") is not None
@@ -244,20 +267,57 @@ class MarketRowSerializer(serializers.Serializer):
 
 class SizingRequestSerializer(serializers.Serializer):
     WORKLOADS = [("inference", "Inference"), ("training", "Training")]
+    MODES = [
+        ("deadline", "Servers needed: inference at its daily load, training within `days`"),
+        ("duration", "Days on `servers` servers (training only)"),
+    ]
 
     workload = serializers.ChoiceField(choices=WORKLOADS)
-    params = serializers.IntegerField(min_value=1, help_text="Model parameters, e.g. 70000000000.")
+    mode = serializers.ChoiceField(
+        choices=MODES,
+        default="deadline",
+        help_text="`deadline` (default): how many servers. `duration`: how many days the "
+        "training run takes on `servers` servers, and the term in months that covers it.",
+    )
+    params = serializers.IntegerField(
+        min_value=1,
+        max_value=int(limits.MAX_MODEL_PARAMS),
+        help_text="Model parameters, e.g. 70000000000.",
+    )
     # Inference
-    daily_visits = serializers.IntegerField(min_value=1, required=False)
-    questions_per_visit = serializers.IntegerField(min_value=1, required=False)
+    daily_visits = serializers.IntegerField(
+        min_value=1, max_value=int(limits.MAX_DAILY_VISITS), required=False
+    )
+    questions_per_visit = serializers.IntegerField(
+        min_value=1, max_value=int(limits.MAX_QUESTIONS_PER_VISIT), required=False
+    )
     tokens_per_question = serializers.IntegerField(
-        min_value=1, required=False, help_text="Tokens per question and its answer."
+        min_value=1,
+        max_value=int(limits.MAX_TOKENS_PER_QUESTION),
+        required=False,
+        help_text="Tokens per question and its answer.",
     )
     precision = serializers.ChoiceField(choices=["fp16", "int8"], default="fp16")
     # Training
-    training_tokens = serializers.IntegerField(min_value=1, required=False)
-    days = serializers.DecimalField(max_digits=8, decimal_places=2, min_value=0, required=False)
-    activation_recomputation = serializers.BooleanField(default=False)
+    training_tokens = serializers.IntegerField(
+        min_value=1, max_value=int(limits.MAX_TRAINING_TOKENS), required=False
+    )
+    days = serializers.DecimalField(
+        max_digits=8,
+        decimal_places=2,
+        min_value=0,
+        required=False,
+        help_text="Mode `deadline`: the run must finish within this many days.",
+    )
+    servers = serializers.IntegerField(
+        min_value=1,
+        max_value=limits.MAX_SIZING_SERVERS,
+        required=False,
+        help_text="Mode `duration`: the servers the run has.",
+    )
+    activation_recomputation = serializers.BooleanField(
+        default=False, help_text="8 x params x tokens FLOPs instead of 6 x."
+    )
     # Both
     utilisation = serializers.DecimalField(
         max_digits=4, decimal_places=3, min_value=0, max_value=1, default=Decimal("0.45")
@@ -265,30 +325,39 @@ class SizingRequestSerializer(serializers.Serializer):
     gpu_models = serializers.SlugRelatedField(
         slug_field="code", queryset=GpuModel.objects.all(), many=True, required=False
     )
-    gpus_per_server = serializers.IntegerField(min_value=1, max_value=16, default=8)
+    gpus_per_server = serializers.IntegerField(
+        min_value=1, max_value=limits.MAX_GPUS_PER_SERVER, default=8
+    )
 
     REQUIRED = {
-        "inference": ["daily_visits", "questions_per_visit", "tokens_per_question"],
-        "training": ["training_tokens", "days"],
+        ("inference", "deadline"): ["daily_visits", "questions_per_visit", "tokens_per_question"],
+        ("training", "deadline"): ["training_tokens", "days"],
+        ("training", "duration"): ["training_tokens", "servers"],
     }
 
     def validate(self, attrs):
-        missing = [name for name in self.REQUIRED[attrs["workload"]] if attrs.get(name) is None]
-        if missing:
+        key = (attrs["workload"], attrs["mode"])
+        if key not in self.REQUIRED:
             raise serializers.ValidationError(
-                {name: [f"Required for {attrs['workload']} sizing."] for name in missing}
+                {"mode": [gettext("Days on a number of servers applies to training only.")]}
             )
+        missing = [name for name in self.REQUIRED[key] if attrs.get(name) is None]
+        if missing:
+            message = gettext("Required for this kind of sizing.")
+            raise serializers.ValidationError({name: [message] for name in missing})
         if attrs["utilisation"] <= 0:
-            raise serializers.ValidationError({"utilisation": ["Must be more than 0."]})
-        if attrs["workload"] == "training" and attrs["days"] <= 0:
-            raise serializers.ValidationError({"days": ["Must be more than 0."]})
+            raise serializers.ValidationError({"utilisation": [gettext("Must be more than 0.")]})
+        if key == ("training", "deadline") and attrs["days"] <= 0:
+            raise serializers.ValidationError({"days": [gettext("Must be more than 0.")]})
         return attrs
 
 
 class SizingOptionSerializer(serializers.Serializer):
     gpu_model = serializers.CharField(source="code")
     name = serializers.CharField()
-    peak_tflops = serializers.DecimalField(max_digits=12, decimal_places=3)
+    peak_tflops = serializers.DecimalField(
+        max_digits=12, decimal_places=3, help_text="Dense peak per card used for sizing."
+    )
     cards = serializers.IntegerField()
     servers = serializers.IntegerField()
     rated_p = serializers.DecimalField(max_digits=20, decimal_places=3)
@@ -296,9 +365,37 @@ class SizingOptionSerializer(serializers.Serializer):
         max_digits=20, decimal_places=2, allow_null=True
     )
     annual_cost = serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True)
+    days = serializers.DecimalField(
+        max_digits=40,
+        decimal_places=1,
+        allow_null=True,
+        required=False,
+        help_text="Mode `duration`: days the run takes on these servers (else null).",
+    )
+    term_months = serializers.IntegerField(
+        allow_null=True,
+        required=False,
+        help_text="Mode `duration`: the fewest whole months that always last `days`.",
+    )
+    term_cost = serializers.DecimalField(
+        max_digits=40,
+        decimal_places=2,
+        allow_null=True,
+        required=False,
+        help_text="Mode `duration`: annual cost x term_months / 12, tax included.",
+    )
 
 
 class SizingResultSerializer(serializers.Serializer):
-    required_pflops = serializers.DecimalField(max_digits=30, decimal_places=3)
+    mode = serializers.ChoiceField(choices=SizingRequestSerializer.MODES)
+    required_pflops = serializers.DecimalField(
+        max_digits=30,
+        decimal_places=3,
+        allow_null=True,
+        help_text="Mode `deadline`: effective PFLOPS at the dense peak (else null).",
+    )
+    total_flops = serializers.CharField(
+        allow_null=True, help_text="Training: total FLOPs of the run, as a decimal string."
+    )
     options = SizingOptionSerializer(many=True)
     formulas = serializers.ListField(child=serializers.CharField())

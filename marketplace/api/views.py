@@ -24,6 +24,7 @@ from marketplace.api.serializers import (
     TerminateSerializer,
 )
 from marketplace.models import Contract
+from marketplace.sizing import DurationResult
 
 REJECTIONS_SHOWN = 50
 
@@ -219,7 +220,8 @@ class MarketView(APIView):
 
 
 class SizingView(APIView):
-    """From a workload to P: the article's method, with its formulas shown."""
+    """From a workload to P: the article's method, with its formulas shown. Mode `duration`
+    answers how many days a training run takes on a number of servers."""
 
     permission_classes = [AllowAny]
 
@@ -229,14 +231,21 @@ class SizingView(APIView):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         result, prices = services.workload_size(**data)
+        duration = isinstance(result, DurationResult)
         options = [
-            {**vars(option), "median_ask_per_p_year": prices.get(option.code)}
+            {
+                **vars(option),
+                "median_ask_per_p_year": prices.get(option.code),
+                "days": option.days_display if duration else None,
+            }
             for option in result.options
         ]
         return Response(
             SizingResultSerializer(
                 {
-                    "required_pflops": result.required_pflops_display,
+                    "mode": data["mode"],
+                    "required_pflops": None if duration else result.required_pflops_display,
+                    "total_flops": str(result.total_flops) if duration else None,
                     "options": options,
                     "formulas": list(result.formulas),
                 }

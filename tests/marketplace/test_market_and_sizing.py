@@ -144,3 +144,67 @@ def test_sizing_is_open_to_logged_in_users_too(customer_user):
     )
     assert response.status_code == 200
     assert len(response.json()["options"]) == 7
+
+
+def test_sizing_days_on_n_servers_through_the_api(api_client):
+    ClusterFactory(gpu_model=gpu("H800-80G"), price_per_p_year=135_000, available_from=SINCE)
+    response = api_client.post(
+        "/api/v1/sizing/",
+        {
+            "workload": "training",
+            "mode": "duration",
+            "params": 70_000_000_000,
+            "training_tokens": 2_000_000_000_000,
+            "servers": 64,
+            "gpu_models": ["H800-80G"],
+        },
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["mode"] == "duration" and body["required_pflops"] is None
+    assert body["total_flops"] == "840000000000000000000000"
+    option = body["options"][0]
+    assert (option["servers"], option["cards"], option["days"]) == (64, 512, "42.7")
+    assert option["term_months"] == 2
+    assert option["rated_p"] == "1013.248"
+    assert option["term_cost"] == "22798080.00"
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"workload": "inference", "mode": "duration", "params": 1, "servers": 1}, "mode"),
+        (
+            {"workload": "training", "mode": "duration", "params": 1, "training_tokens": 1},
+            "servers",
+        ),
+        (
+            {"workload": "training", "mode": "duration", "params": 10**16, "training_tokens": 1},
+            "params",
+        ),
+        (
+            {
+                "workload": "training",
+                "mode": "duration",
+                "params": 1,
+                "training_tokens": 1,
+                "servers": 10**6,
+            },
+            "servers",
+        ),
+    ],
+)
+def test_sizing_modes_and_bounds_are_validated(api_client, payload, field):
+    response = api_client.post("/api/v1/sizing/", payload, format="json")
+    assert response.status_code == 400
+    assert field in response.json()["errors"]
+
+
+def test_the_schema_documents_the_sizing_modes(client):
+    schema = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    request = schema["components"]["schemas"]["SizingRequestRequest"]["properties"]
+    assert "duration" in request["mode"]["description"]
+    assert "servers" in request
+    option = schema["components"]["schemas"]["SizingOption"]["properties"]
+    assert {"days", "term_months", "term_cost"} <= set(option)

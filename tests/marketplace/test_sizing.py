@@ -1,6 +1,6 @@
 """Sizing a workload in cards, servers and rated P (DOMAIN.md's method). Pure: no database."""
 
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 import pytest
 
@@ -49,7 +49,7 @@ def test_inference_of_a_175b_model_on_a800_in_int8():
         "A800 80GB: cards = ceil(900.206 PFLOPS / 624 TOPS INT8 dense) = 1,443",
         "A800 80GB: servers = ceil(1,443 cards / 8 per server) = 181",
         "A800 80GB: rated P = 181 servers x 8 cards x 624 TFLOPS FP16 sparse / 1,000 = 903.552 P",
-        "A800 80GB: annual cost = 903.552 P x 120,000 per P per year = 108,426,240.00",
+        "A800 80GB: annual cost = 903.552 P x ¥120,000.00 per P per year = ¥108,426,240.00",
     )
 
 
@@ -178,3 +178,110 @@ def test_gpu_specs_need_positive_decimal_ratings():
         GpuSpec("X", "X", Decimal("0"), Decimal("1"))
     with pytest.raises(TypeError, match="Decimal"):
         GpuSpec("X", "X", 312, Decimal("624"))
+
+
+# --- How many days on N servers -------------------------------------------------------------
+def test_days_on_n_servers_divides_the_work_by_the_dense_throughput():
+    from fractions import Fraction
+
+    from marketplace.sizing import training_duration
+
+    result = training_duration(
+        params=70_000_000_000,
+        training_tokens=2_000_000_000_000,
+        servers=64,
+        gpus=[H800, A800],
+        price_per_p_year_by_code={"H800": Decimal("135000")},
+    )
+    assert result.total_flops == 840_000_000_000_000_000_000_000
+    h800, a800 = result.options
+    # 8.4e23 / (64 x 8 x 989e12 x 0.45) / 86,400 s = 42.6673... days
+    exact = Fraction(84 * 10**22) / (512 * 989 * 10**12 * Fraction(45, 100)) / 86_400
+    with localcontext() as context:
+        context.prec = 50  # days are exact to 50 significant digits
+        assert h800.days == Decimal(exact.numerator) / Decimal(exact.denominator)
+    assert h800.days_display == Decimal("42.7")
+    assert (h800.cards, h800.servers, h800.rated_p) == (512, 64, Decimal("1013.248"))
+    assert h800.term_months == 2  # one month may be 28 days; two always last 59
+    assert h800.annual_cost == Decimal("136788480.00")  # 1,013.248 P x 135,000
+    assert h800.term_cost == Decimal("22798080.00")  # x 2 / 12
+    # A800 has 312 TFLOPS dense: 989 / 312 times as long, 135.247 days -> 5 months.
+    assert a800.days_display == Decimal("135.2")
+    assert a800.term_months == 5 and a800.annual_cost is None and a800.term_cost is None
+    assert result.formulas[0] == (
+        "training FLOPs = 6 x 70,000,000,000 parameters x 2,000,000,000,000 tokens = "
+        "840,000,000,000,000,000,000,000"
+    )
+    assert result.formulas[1] == (
+        "H800 80GB: days = 840,000,000,000,000,000,000,000 FLOPs / (64 servers x 8 cards x 989 "
+        "TFLOPS FP16 dense x 0.45 utilisation) / 86,400 s = 42.7 days"
+    )
+    assert "H800 80GB: term = 2 months (the shortest 2-month term lasts 59 days)" in (
+        result.formulas
+    )
+
+
+def test_recomputation_makes_the_run_eight_sixths_as_long():
+    from marketplace.sizing import training_duration
+
+    arguments = {
+        "params": 10**9,
+        "training_tokens": 10**12,
+        "servers": 3,
+        "gpus": [A800],
+        "utilisation": Decimal("0.5"),
+    }
+    plain = training_duration(**arguments).options[0]
+    recomputed = training_duration(**arguments, activation_recomputation=True).options[0]
+    with localcontext() as context:
+        context.prec = 60
+        assert abs(recomputed.days - plain.days * 8 / 6) < Decimal("1e-45")
+
+
+@pytest.mark.parametrize(
+    ("months", "days"), [(1, 28), (2, 59), (3, 89), (6, 181), (12, 365), (48, 1461), (60, 1826)]
+)
+def test_the_shortest_span_of_whole_months(months, days):
+    from marketplace.sizing import shortest_span_days
+
+    assert shortest_span_days(months) == days
+
+
+@pytest.mark.parametrize(
+    ("days", "months"),
+    [
+        (1, 1),
+        (28, 1),
+        (Decimal("28.01"), 2),
+        (59, 2),
+        (60, 3),
+        (365, 12),
+        (366, 13),
+        (10**6, 32_855),
+    ],
+)
+def test_the_term_that_covers_a_run(days, months):
+    from marketplace.sizing import months_to_cover, shortest_span_days
+
+    assert months_to_cover(days) == months
+    assert shortest_span_days(months) >= days
+    if months > 1:
+        assert shortest_span_days(months - 1) < days
+
+
+def test_days_on_n_servers_validates_its_inputs():
+    from marketplace.sizing import training_duration
+
+    with pytest.raises(ValueError, match="servers must be positive"):
+        training_duration(params=1, training_tokens=1, servers=0, gpus=[A800])
+    with pytest.raises(TypeError, match="servers must be an int"):
+        training_duration(params=1, training_tokens=1, servers=1.5, gpus=[A800])
+
+
+def test_formulas_follow_the_language():
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        result = chat_service("int8")
+    assert result.formulas[0].startswith("每日 Token 数 = 10,000,000 次访问")
+    assert "向上取整" in result.formulas[2]
