@@ -40,7 +40,7 @@ def test_provider_lists_a_cluster_and_a_visitor_finds_it_once_verified(new_page)
 
     page = new_page(lang="en")
     log_in(page, user.username, TEST_PASSWORD)
-    page.get_by_role("link", name="My clusters").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="My clusters").click()
     page.get_by_role("link", name="Add a cluster").click()
 
     # The rating follows the hardware as it is typed (htmx), before anything is saved.
