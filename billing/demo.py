@@ -6,7 +6,7 @@ from datetime import date
 
 from django.utils import timezone
 
-from billing import services
+from billing.invoicing.issue import invoices_issue_chunk
 from billing.models import Invoice
 from marketplace.models import Contract
 
@@ -26,7 +26,7 @@ def seed_billing(contracts: Iterable[Contract], *, today: date | None = None) ->
     """
     today = today or timezone.localdate()
     ids = sorted(contract.pk for contract in contracts)
-    result = services.invoices_issue_chunk(contract_ids=ids, today=today, actor_label="seed_demo")
+    result = invoices_issue_chunk(contract_ids=ids, today=today, actor_label="seed_demo")
     invoices = list(
         Invoice.objects.filter(contract_id__in=ids).select_related("customer").order_by("pk")
     )

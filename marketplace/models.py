@@ -109,7 +109,7 @@ class Quote(models.Model):
     total_p = p_field()
     price_per_p_year = rate_field()  # P-weighted over the lines
     annual_price = money_field()  # total_p x price_per_p_year, to the fen
-    total_price = money_field()  # annual_price x term_months / 12, to the fen
+    total_price = money_field()  # exact annual x term_months / 12, rounded once (pricing)
     net_amount = money_field()
     tax_amount = money_field()
     vat_rate = models.DecimalField(max_digits=6, decimal_places=4)
