@@ -147,7 +147,7 @@ def sla_credits_for_period(
     credited again (amount 0) and what they got counts against the cap first. Returns one
     credit per outage, in the order given.
     """
-    credited = credited or {}
+    already = dict(credited or {})
     if cluster_server_count < 1:
         raise ValueError("cluster_server_count must be at least 1")
     if not 1 <= contract.servers <= cluster_server_count:
@@ -193,12 +193,12 @@ def sla_credits_for_period(
         contract.p_per_server * contract.servers * o.servers_affected / cluster_server_count
         for o in outages
     ]
-    given = sum((credited.get(o.reference, ZERO) for o in outages if o.reference), ZERO)
+    given = sum((already.get(o.reference, ZERO) for o in outages if o.reference), ZERO)
     remaining = quantize_money(period_charge) - given
     capped = [ZERO] * len(outages)
     chronological = sorted(range(len(outages)), key=lambda i: (clipped[i], i))
     for i in chronological:
-        if outages[i].reference and outages[i].reference in credited:
+        if outages[i].reference and outages[i].reference in already:
             continue
         capped[i] = max(ZERO, min(computed[i][2], remaining))
         remaining -= capped[i]

@@ -13,9 +13,11 @@ from datetime import date
 import pytest
 from django.db import connection, connections
 
-from billing import services, tasks
+from billing import tasks
+from billing.invoicing import issue
 from billing.models import BillingEvent, DocumentSequence, Invoice
-from billing.services import contract_schedule
+from billing.selectors import contract_schedule
+from billing.tasks import daily
 from marketplace.models import Contract
 from tests.billing.conftest import make_contract, new_customer
 
@@ -95,7 +97,7 @@ def test_the_same_chunk_on_two_workers_at_once_bills_once(cluster, payments_call
     def run():
         try:
             barrier.wait(timeout=30)
-            results.append(services.invoices_issue_chunk(contract_ids=ids, today=MAY).invoices)
+            results.append(issue.invoices_issue_chunk(contract_ids=ids, today=MAY).invoices)
         finally:
             connections.close_all()
 
@@ -115,7 +117,7 @@ def test_a_run_killed_after_some_chunks_finishes_the_job_when_run_again(
 ):
     settings.BILLING_CHUNK_SIZE = 3
     contracts = build_contracts(cluster, 10)  # 4 chunks
-    real = services.invoices_issue_chunk
+    real = issue.invoices_issue_chunk
     calls = Counter()
 
     def dies_on_the_third_chunk(**kwargs):
@@ -124,14 +126,14 @@ def test_a_run_killed_after_some_chunks_finishes_the_job_when_run_again(
             raise SystemError("worker killed")
         return real(**kwargs)
 
-    monkeypatch.setattr(services, "invoices_issue_chunk", dies_on_the_third_chunk)
+    monkeypatch.setattr(daily, "invoices_issue_chunk", dies_on_the_third_chunk)
     with pytest.raises(SystemError):
         tasks.run_day.delay(MAY.isoformat())
     billed = set(Invoice.objects.values_list("contract_id", flat=True))
     assert len(billed) == 6  # the first two chunks
     assert not payments_calls  # the rest of the day never ran
 
-    monkeypatch.setattr(services, "invoices_issue_chunk", real)
+    monkeypatch.setattr(daily, "invoices_issue_chunk", real)
     tasks.run_day.delay(MAY.isoformat())
     tasks.run_day.delay(MAY.isoformat())
     assert_billed_exactly_once(contracts, MAY)
@@ -141,7 +143,7 @@ def test_a_run_killed_after_some_chunks_finishes_the_job_when_run_again(
 def test_a_chunk_that_dies_mid_write_leaves_nothing_behind(cluster, payments_calls, monkeypatch):
     contracts = build_contracts(cluster, 5)
     ids = [c.pk for c in contracts]
-    services.invoices_issue_chunk(contract_ids=ids[:1], today=MARCH)  # numbers 1..1
+    issue.invoices_issue_chunk(contract_ids=ids[:1], today=MARCH)  # numbers 1..1
     before = set(Invoice.objects.values_list("pk", flat=True))
 
     real_bulk = BillingEvent.objects.bulk_create
@@ -151,12 +153,12 @@ def test_a_chunk_that_dies_mid_write_leaves_nothing_behind(cluster, payments_cal
 
     monkeypatch.setattr(BillingEvent.objects, "bulk_create", crash)
     with pytest.raises(SystemError):
-        services.invoices_issue_chunk(contract_ids=ids, today=MAY)
+        issue.invoices_issue_chunk(contract_ids=ids, today=MAY)
     assert set(Invoice.objects.values_list("pk", flat=True)) == before
     assert DocumentSequence.objects.get(prefix="INV", year=2027).last_number == 1
 
     monkeypatch.setattr(BillingEvent.objects, "bulk_create", real_bulk)
-    services.invoices_issue_chunk(contract_ids=ids, today=MAY)
+    issue.invoices_issue_chunk(contract_ids=ids, today=MAY)
     assert_billed_exactly_once(contracts, MAY)
 
 
