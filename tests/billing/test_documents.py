@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 
 from billing import documents
-from billing.documents import export
 from billing.credits import credit_notes
+from billing.documents import export
 from billing.models import Invoice, InvoiceLine
 from tests.billing.conftest import make_contract, new_customer
 

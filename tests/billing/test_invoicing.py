@@ -465,8 +465,8 @@ def test_a_failed_payment_is_mailed_after_the_transaction_commits(
 
 
 def test_billing_mail_goes_to_the_billing_address_when_there_is_one(customer):
-    from billing.notifications import emails
     from billing.models import BillingAccount
+    from billing.notifications import emails
 
     owner = customer.memberships.first().user
     assert emails.recipients([customer.pk]) == {customer.pk: [owner.email]}
