@@ -13,6 +13,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from accounts.errors import DomainError
 from accounts.formatting import format_money
@@ -91,7 +92,8 @@ def _run(request, modeladmin, action: Callable, objects) -> None:
         except DomainError as exc:
             modeladmin.message_user(request, f"{obj}: {exc.message}", messages.WARNING)
     if done:
-        modeladmin.message_user(request, _("%(count)d done.") % {"count": done}, messages.SUCCESS)
+        text = ngettext("%(count)d done.", "%(count)d done.", done) % {"count": done}
+        modeladmin.message_user(request, text, messages.SUCCESS)
 
 
 # --- Accounts and payments ------------------------------------------------------------------
@@ -299,9 +301,8 @@ class ContractOverdueFlagAdmin(ReadOnlyAdmin):
     @admin.action(description=_("Mark selected flags as dealt with"))
     def resolve(self, request, queryset):
         count = overdue_flags_resolve(flags=queryset)
-        self.message_user(
-            request, _("%(count)d flag(s) resolved.") % {"count": count}, messages.SUCCESS
-        )
+        text = ngettext("%(count)d flag resolved.", "%(count)d flags resolved.", count)
+        self.message_user(request, text % {"count": count}, messages.SUCCESS)
 
 
 # --- Payouts --------------------------------------------------------------------------------
@@ -345,9 +346,8 @@ class PayoutStatementAdmin(ReadOnlyAdmin):
         )
         for month in months:
             payouts_build(month=month, actor_label=f"admin:{request.user}")
-        self.message_user(
-            request, _("Rebuilt %(count)d month(s).") % {"count": len(months)}, messages.SUCCESS
-        )
+        text = ngettext("Rebuilt %(count)d month.", "Rebuilt %(count)d months.", len(months))
+        self.message_user(request, text % {"count": len(months)}, messages.SUCCESS)
 
     @admin.action(description=_("Mark selected closed statements as paid out"))
     def mark_paid_out(self, request, queryset):
