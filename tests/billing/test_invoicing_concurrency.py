@@ -193,6 +193,7 @@ def test_the_daily_run_on_a_prefork_worker_runs_its_steps_in_order(cluster, sett
     previous = app.conf.broker_url, app.conf.result_backend
     app.conf.broker_url = app.conf.result_backend = broker
     app._pool = None  # connect to the broker just configured
+    app.control.purge()  # nothing left over from an earlier session (ids restart at 1)
     connections.close_all()  # the pool's processes are forked: no shared connection
     try:
         with start_worker(
@@ -212,6 +213,7 @@ def test_the_daily_run_on_a_prefork_worker_runs_its_steps_in_order(cluster, sett
                 ).exists()
             ):
                 time.sleep(0.2)  # waiting for the worker, not timing anything
+        app.control.purge()  # mail still queued when the worker stopped
     finally:
         app.conf.broker_url, app.conf.result_backend = previous
         app._pool = None
@@ -228,6 +230,7 @@ def test_the_daily_run_on_a_prefork_worker_runs_its_steps_in_order(cluster, sett
         "settle_sla_final_credits",
         "mark_overdue",
         "flag_overdue_contracts",
+        "build_payouts",  # on the 1st
         "collect_payments",
         "run_dunning",
     ]
