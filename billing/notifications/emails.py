@@ -40,14 +40,6 @@ def send_after_commit(kind: str, invoice_ids: list[int], reason: str = "") -> No
     dispatch.send_on_commit(dispatch.SEND_INVOICE_EMAILS, kind, list(invoice_ids), reason)
 
 
-def send_invoice_issued(invoice: Invoice) -> None:
-    send_after_commit(ISSUED, [invoice.pk])
-
-
-def send_invoice_overdue(invoice: Invoice) -> None:
-    send_after_commit(OVERDUE, [invoice.pk])
-
-
 def send_payment_failed(invoice: Invoice, reason: str) -> None:
     """Tell the customer a payment for ``invoice`` failed, with ``reason`` (for people)."""
     send_after_commit(PAYMENT_FAILED, [invoice.pk], reason)
