@@ -59,7 +59,7 @@ class _Stake:
         return self.value / self.p
 
 
-def credit_cutoff(contract: Contract, schedule: Sequence[BillingPeriod], today: date) -> date:
+def credit_cutoff(schedule: Sequence[BillingPeriod], today: date) -> date:
     """Outages ending by this day (local midnight) are credited on ``today``'s run: the start
     of the period containing ``today`` while the contract is in service, else ``today``."""
     current = period_for(schedule, today)
@@ -111,7 +111,7 @@ def plan_sla_credits(
     tz = timezone.get_current_timezone()
     if not contracts:
         return {}
-    cutoffs = {c.pk: credit_cutoff(c, schedules[c.pk], today) for c in contracts}
+    cutoffs = {c.pk: credit_cutoff(schedules[c.pk], today) for c in contracts}
     ids = [c.pk for c in contracts]
     earliest = local_midnight(min(c.start_date for c in contracts), tz)
     outages = list(
