@@ -11,7 +11,7 @@ The invoice chunks run in parallel; nothing after them starts before every chunk
 (the chord), and the rest runs one step after the other (the chain). If a chunk fails for good,
 the rest of the day does not run: no collection or overdue marking without the day's invoices;
 the next day's run catches up. ``manage.py run_billing`` runs the same plan synchronously, in
-the same order (``run_day_now``). Every step can run twice, concurrently, or again after dying
+the same order (``run_day_now``), and so does ``run_day`` when Celery runs eagerly. Every step can run twice, concurrently, or again after dying
 half-way: issuing is guarded by the one-live-invoice index and re-plans from fresh reads, the
 rest moves rows conditionally. Each step records when it started and finished
 (``BillingRunStep``).
@@ -209,14 +209,36 @@ def day_canvas(plan: DayPlan) -> Signature:
 
 @shared_task(name="billing.run_day", time_limit=900, soft_time_limit=870, **RETRY)
 def run_day(date_iso: str | None = None) -> dict:
-    """The daily billing run (beat, once a day): start the day's canvas. Idempotent."""
+    """The daily billing run (beat, once a day): start the day's canvas. Idempotent.
+
+    Eager (the embedded default, tests) runs the plan here, step by step in the same order, as
+    ``run_billing`` does: Celery's eager chord joins results through process-global state that
+    two overlapping runs would trip over, and in-process there is nothing to parallelise.
+    """
     plan = day_plan(_day(date_iso))
-    day_canvas(plan).apply_async()
+    if run_day.app.conf.task_always_eager:
+        _run_plan(plan)
+    else:
+        day_canvas(plan).apply_async()
     return {
         "date": plan.today.isoformat(),
         "invoice_chunks": len(plan.invoice_chunks),
         "steps": len(plan.steps),
     }
+
+
+def _run_plan(plan: DayPlan) -> dict:
+    """Run every step of the plan here, in order; a failing step stops the rest."""
+    summary: dict = {"date": plan.today.isoformat(), "invoices": 0, "sla_credits": 0, "chunks": 0}
+    for step in plan.steps:
+        result = step.task.apply(args=step.args, throw=True).result
+        if step.name == "issue_invoices":
+            summary["chunks"] += 1
+            summary["invoices"] += result["invoices"]
+            summary["sla_credits"] += result["sla_credits"]
+        else:
+            summary[step.name] = result
+    return summary
 
 
 def run_day_now(today: date) -> dict:
@@ -225,13 +247,4 @@ def run_day_now(today: date) -> dict:
     Each step runs in this process even when a broker is configured; only the tasks the steps
     start (mail, card charges) go through it. Returns a summary by step.
     """
-    summary: dict = {"date": today.isoformat(), "invoices": 0, "sla_credits": 0, "chunks": 0}
-    for step in day_plan(today).steps:
-        result = step.task.apply(args=step.args, throw=True).get()
-        if step.name == "issue_invoices":
-            summary["chunks"] += 1
-            summary["invoices"] += result["invoices"]
-            summary["sla_credits"] += result["sla_credits"]
-        else:
-            summary[step.name] = result
-    return summary
+    return _run_plan(day_plan(today))
