@@ -11,10 +11,10 @@ The invoice chunks run in parallel; nothing after them starts before every chunk
 (the chord), and the rest runs one step after the other (the chain). If a chunk fails for good,
 the rest of the day does not run: no collection or overdue marking without the day's invoices;
 the next day's run catches up. ``manage.py run_billing`` runs the same plan synchronously, in
-the same order (``run_day_now``), and so does ``run_day`` when Celery runs eagerly. Every step can run twice, concurrently, or again after dying
-half-way: issuing is guarded by the one-live-invoice index and re-plans from fresh reads, the
-rest moves rows conditionally. Each step records when it started and finished
-(``BillingRunStep``).
+the same order (``run_day_now``), and so does ``run_day`` when Celery runs eagerly. Every step
+can run twice, concurrently, or again after dying half-way: issuing is guarded by the
+one-live-invoice index and re-plans from fresh reads, the rest moves rows conditionally. Each
+step records when it started and finished (``BillingRunStep``).
 """
 
 from __future__ import annotations
