@@ -4,14 +4,17 @@ Usage: .venv/bin/python benchmarks/billing.py [--contracts 100000] [--keep]
 Uses PostgreSQL (BENCH_DATABASE_URL, default database compute_market_billing_bench on 127.0.0.1).
 
 Builds, with bulk inserts, 100,000 valid signed contracts (request, quote, contract, line; prices
-from ``marketplace.pricing``) over 2,000 clusters of 50 providers for 2,000 customers, all
-starting on 2027-03-01 with random terms (1-36 months) and prices, so schedules are not shared.
-Then it runs ``billing.run_day`` eagerly (Celery in-process, ``BILLING_CHUNK_SIZE`` contracts per
-chunk task, issued-invoice mail rendered and sent to a dummy backend) for:
+from ``marketplace.pricing``) over 2,000 clusters of 50 providers for 2,000 customers, starting
+on random days of March 2027 (the 29th-31st included) with random terms (1-36 months) and
+prices, so schedules are not shared. Billing periods are contract months anchored on each start
+(``billing.periods``). Then it runs ``billing.run_day`` eagerly (Celery in-process: the chord of
+``BILLING_CHUNK_SIZE``-contract chunk tasks, then the day's chain; issued-invoice mail rendered
+and sent to a dummy backend apart) for:
 
-1. 2027-03-01: every contract's first invoice;
-2. 2027-04-01: the next month's, with outages recorded in March on 5% of the clusters, so the
-   SLA credit path runs too.
+1. 2027-03-31: every contract's first invoice (each issued on or after its start);
+2. 2027-04-30: every contract's second contract month (from 1-30 April; a start on 31 March
+   clamps to 30 April), with outages recorded in March on 5% of the clusters, so the SLA credit
+   path runs too.
 
 It prints invoices per second and SQL queries per invoice and per chunk. The payments side's
 collection and dunning steps are stubbed out: they are not invoicing, and are measured apart.
@@ -55,11 +58,12 @@ def build(rng: random.Random, contracts: int) -> None:
     from inventory.models import Cluster, GpuModel, Region
     from marketplace.models import CapacityRequest, Contract, ContractLine, Quote
     from marketplace.pricing import PricedLine, price_quote
-    from marketplace.services import contract_end_date
+    from marketplace.terms import contract_end_date
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE billing_billingevent, billing_invoiceline, billing_slacredit, "
+            "TRUNCATE billing_billingevent, billing_billingrunstep, billing_invoiceline, "
+            "billing_slacredit, "
             "billing_creditnote, billing_payment, billing_balanceentry, billing_payoutline, "
             "billing_payoutstatement, billing_contractoverdueflag, billing_invoice, "
             "billing_documentsequence, billing_billingaccount, marketplace_contractevent, "
@@ -112,20 +116,21 @@ def build(rng: random.Random, contracts: int) -> None:
                 cluster = rng.choice(clusters)
                 servers = rng.randint(1, 8)
                 term = rng.randint(1, 36)
+                start = START + timedelta(days=rng.randrange(31))
                 price = Decimal(rng.randrange(80_000_00, 160_000_00)) / 100
                 line = PricedLine(cluster.pk, servers, servers * p_per_server[cluster.pk], price)
                 quote_price = price_quote([line], term_months=term, vat_rate=vat)
-                specs.append((cluster, line, term, quote_price, rng.choice(customers)))
+                specs.append((cluster, line, term, quote_price, rng.choice(customers), start))
             requests = CapacityRequest.objects.bulk_create(
                 CapacityRequest(
                     customer=customer,
                     servers=line.servers,
-                    start_date=START,
+                    start_date=start,
                     term_months=term,
-                    end_date=contract_end_date(START, term),
+                    end_date=contract_end_date(start, term),
                     status="booked",
                 )
-                for _, line, term, _, customer in specs
+                for _, line, term, _, customer, start in specs
             )
             quotes = Quote.objects.bulk_create(
                 Quote(
@@ -141,7 +146,7 @@ def build(rng: random.Random, contracts: int) -> None:
                     expires_at=now,
                     status="accepted",
                 )
-                for request, (_, _, _, qp, _) in zip(requests, specs, strict=True)
+                for request, (_, _, _, qp, _, _) in zip(requests, specs, strict=True)
             )
             signed = Contract.objects.bulk_create(
                 Contract(
@@ -149,7 +154,7 @@ def build(rng: random.Random, contracts: int) -> None:
                     request=request,
                     quote=quote,
                     status="active",
-                    start_date=START,
+                    start_date=request.start_date,
                     end_date=request.end_date,
                     term_months=term,
                     total_p=qp.total_p,
@@ -158,7 +163,7 @@ def build(rng: random.Random, contracts: int) -> None:
                     total_price=qp.total_price,
                     vat_rate=vat,
                 )
-                for request, quote, (_, _, term, qp, customer) in zip(
+                for request, quote, (_, _, term, qp, customer, _) in zip(
                     requests, quotes, specs, strict=True
                 )
             )
@@ -223,8 +228,10 @@ def summary_steps(summary: dict) -> str:
 def bill(day: date, counter: QueryCounter) -> None:
     from django.conf import settings
 
-    from billing import emails, selectors, services, tasks
+    from billing import selectors, tasks
     from billing.models import Invoice, InvoiceLine
+    from billing.notifications import emails
+    from billing.tasks import daily
 
     before = Invoice.objects.count()
     started = time.perf_counter()
@@ -233,7 +240,7 @@ def bill(day: date, counter: QueryCounter) -> None:
 
     per_chunk: list[int] = []
     chunk_seconds: list[float] = []
-    real_chunk = services.invoices_issue_chunk
+    real_chunk = daily.invoices_issue_chunk
 
     def counted_chunk(**kwargs):
         first, started = counter.count, time.perf_counter()
@@ -246,17 +253,17 @@ def bill(day: date, counter: QueryCounter) -> None:
     # Mail goes out through its own task, on other workers in production: queue it here and
     # time it apart.
     mail: list[tuple[str, list[int]]] = []
-    real_enqueue = emails._enqueue
-    services.invoices_issue_chunk = counted_chunk
-    emails._enqueue = lambda kind, ids, reason="": mail.append((kind, ids))
+    real_send = emails.send_after_commit
+    daily.invoices_issue_chunk = counted_chunk
+    emails.send_after_commit = lambda kind, ids, reason="": mail.append((kind, ids))
     first = counter.count
     try:
         started = time.perf_counter()
         summary = tasks.run_day.delay(day.isoformat()).get()
         seconds = time.perf_counter() - started
     finally:
-        services.invoices_issue_chunk = real_chunk
-        emails._enqueue = real_enqueue
+        daily.invoices_issue_chunk = real_chunk
+        emails.send_after_commit = real_send
     queries = counter.count - first
     started = time.perf_counter()
     sent = sum(tasks.send_invoice_emails.delay(kind, ids).get() for kind, ids in mail)
@@ -295,10 +302,10 @@ def main() -> None:
     args = parser.parse_args()
     setup_django()
 
-    from billing import payments
+    from billing.tasks import daily
 
-    payments.collect_due = lambda *, today: {"stubbed": True}
-    payments.dunning_run = lambda *, today: {"stubbed": True}
+    daily.collect_due = lambda *, today: {"stubbed": True}
+    daily.dunning_run = lambda *, today: {"stubbed": True}
 
     rng = random.Random(SEED)
     started = time.perf_counter()
@@ -309,12 +316,12 @@ def main() -> None:
 
     counter = QueryCounter()
     with connection.execute_wrapper(counter):
-        bill(START, counter)
+        bill(date(2027, 3, 31), counter)
         print(f"\n(outages recorded on {record_outages(rng)} clusters in March)")
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")  # as autovacuum would after 100,000 new invoices
-        bill(date(2027, 4, 1), counter)
-        bill(date(2027, 4, 2), counter)  # nothing due: the daily no-op
+        bill(date(2027, 4, 30), counter)
+        bill(date(2027, 4, 30), counter)  # nothing due any more: the daily no-op
 
 
 if __name__ == "__main__":

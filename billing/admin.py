@@ -1,24 +1,34 @@
-"""Admin for every billing model. Money documents are read-only here: the services write them.
+"""Admin for every billing model: searchable, filterable, money as ``¥599,040.00``.
 
-Finalised invoices, credit notes, payments, audit rows and closed statements cannot be edited;
-admins act through actions that call the services (void, close, build statements, resolve).
+Money documents are read-only here and never deleted: invoices, their lines, credit notes,
+payments, balances, SLA credits, payout statements and the audit trail are written by the
+services only, so no field, inline or delete can step around a service's guard. What an admin
+may do goes through actions that call the services: credit an invoice in full, close, rebuild
+or pay out statements, resolve overdue flags, change a billing address.
 """
 
+from collections.abc import Callable
+
+from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from accounts.errors import DomainError
-from billing import services
+from accounts.formatting import format_money
+from billing.credits.credit_notes import credit_note_issue, creditable
+from billing.invoicing.overdue import overdue_flags_resolve
 from billing.models import (
     BalanceEntry,
     BillingAccount,
     BillingEvent,
+    BillingRunStep,
     ContractOverdueFlag,
     CreditNote,
     DocumentSequence,
     Invoice,
     InvoiceLine,
-    InvoiceStatus,
     Payment,
     PayoutLine,
     PayoutStatement,
@@ -26,10 +36,26 @@ from billing.models import (
     SlaCredit,
     WebhookEvent,
 )
+from billing.payments.cards import billing_account_update
+from billing.payouts.statements import payout_close, payout_transition, payouts_build
+
+
+def money(field: str, label: str) -> Callable:
+    """A list/detail column showing ``field`` as money in the object's currency."""
+
+    @admin.display(description=label, ordering=field)
+    def column(obj):
+        currency = getattr(obj, "currency", None) or getattr(
+            getattr(obj, "invoice", None), "currency", "CNY"
+        )
+        return format_money(getattr(obj, field), currency)
+
+    column.__name__ = f"{field}_money"
+    return column
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Viewable and searchable, never changed by hand."""
+    """Viewable, searchable and filterable; never added, changed or deleted by hand."""
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -44,6 +70,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
+    show_change_link = True
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -51,9 +78,12 @@ class ReadOnlyInline(admin.TabularInline):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False
 
-def _run(request, modeladmin, action, objects) -> None:
-    """Apply a service to each object; report successes and domain refusals."""
+
+def _run(request, modeladmin, action: Callable, objects) -> None:
+    """Apply a service to each object; report successes and domain refusals in words."""
     done = 0
     for obj in objects:
         try:
@@ -62,34 +92,92 @@ def _run(request, modeladmin, action, objects) -> None:
         except DomainError as exc:
             modeladmin.message_user(request, f"{obj}: {exc.message}", messages.WARNING)
     if done:
-        modeladmin.message_user(request, f"{done} done.", messages.SUCCESS)
+        text = ngettext("%(count)d done.", "%(count)d done.", done) % {"count": done}
+        modeladmin.message_user(request, text, messages.SUCCESS)
+
+
+# --- Accounts and payments ------------------------------------------------------------------
+class BillingAccountForm(forms.ModelForm):
+    class Meta:
+        model = BillingAccount
+        fields = ["billing_email"]
 
 
 @admin.register(BillingAccount)
 class BillingAccountAdmin(admin.ModelAdmin):
+    """Only the billing address is edited here (through the service); cards are saved by the
+    customer through Stripe, never typed in."""
+
+    form = BillingAccountForm
     list_display = ["organization", "payment_method", "billing_email", "created_at"]
     list_select_related = ["organization"]
-    list_filter = ["payment_method"]
+    list_filter = ["payment_method", "created_at"]
     search_fields = ["organization__name", "billing_email", "stripe_customer_id"]
-    readonly_fields = ["stripe_customer_id", "stripe_payment_method_id", "created_at"]
+    readonly_fields = [
+        "organization",
+        "payment_method",
+        "stripe_customer_id",
+        "stripe_payment_method_id",
+        "created_at",
+    ]
 
-
-class InvoiceLineInline(admin.TabularInline):
-    model = InvoiceLine
-    extra = 0
-    fields = ["position", "kind", "description", "amount", "tax_rate", "net", "tax"]
-
-    def _editable(self, obj) -> bool:
-        return obj is not None and obj.status == InvoiceStatus.DRAFT
-
-    def has_add_permission(self, request, obj=None):
-        return self._editable(obj)
-
-    def has_change_permission(self, request, obj=None):
-        return self._editable(obj)
+    def has_add_permission(self, request):
+        return False
 
     def has_delete_permission(self, request, obj=None):
-        return self._editable(obj)
+        return False
+
+    def save_model(self, request, obj, form, change):
+        billing_account_update(account=obj, billing_email=form.cleaned_data["billing_email"])
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "invoice",
+        "gateway",
+        money("amount", _("amount")),
+        "status",
+        "attempt",
+        money("amount_refunded", _("refunded")),
+        "external_id",
+        "created_at",
+    ]
+    list_select_related = ["invoice"]
+    list_filter = ["gateway", "status", "created_at"]
+    search_fields = ["invoice__number", "external_id", "reference", "idempotency_key"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(BalanceEntry)
+class BalanceEntryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "organization",
+        money("amount", _("amount")),
+        "description",
+        "invoice",
+        "payment",
+        "created_at",
+    ]
+    list_select_related = ["organization", "invoice", "payment"]
+    list_filter = ["created_at"]
+    search_fields = ["organization__name", "description", "invoice__number"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(ReadOnlyAdmin):
+    list_display = ["event_id", "type", "created", "received_at", "processed_at"]
+    list_filter = ["type", ("processed_at", admin.EmptyFieldListFilter)]
+    search_fields = ["event_id", "type", "error"]
+
+
+# --- Invoices -------------------------------------------------------------------------------
+class InvoiceLineInline(ReadOnlyInline):
+    model = InvoiceLine
+    fields = ["position", "kind", "description", "period_start", "period_end", "amount", "tax"]
+    readonly_fields = fields
 
 
 class CreditNoteInline(ReadOnlyInline):
@@ -105,55 +193,34 @@ class PaymentInline(ReadOnlyInline):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(admin.ModelAdmin):
+class InvoiceAdmin(ReadOnlyAdmin):
     list_display = [
         "number",
         "customer",
         "contract",
         "period_start",
-        "total",
-        "amount_paid",
+        "period_end",
+        money("total", _("total")),
+        money("amount_paid", _("paid")),
         "status",
         "issue_date",
         "due_date",
     ]
-    list_select_related = ["customer"]
-    list_filter = ["status", "issue_date", "currency"]
+    list_select_related = ["customer", "contract"]
+    list_filter = ["status", "issue_date", "due_date", "currency"]
     search_fields = ["number", "customer__name", "contract__id"]
     date_hierarchy = "issue_date"
-    raw_id_fields = ["customer", "contract"]
     inlines = [InvoiceLineInline, CreditNoteInline, PaymentInline]
-    actions = ["void_invoices"]
+    actions = ["credit_in_full"]
 
-    def get_readonly_fields(self, request, obj=None):
-        if obj is not None and obj.is_finalised:  # finalised: nothing changes by hand
-            return [field.name for field in Invoice._meta.fields]
-        return [
-            "number",
-            "status",
-            "subtotal",
-            "tax",
-            "total",
-            "amount_paid",
-            "issue_date",
-            "due_date",
-            "finalized_at",
-            "paid_at",
-        ]
-
-    def has_delete_permission(self, request, obj=None):
-        return obj is not None and not obj.is_finalised
-
-    @admin.action(description="Void selected invoices (unpaid only)")
-    def void_invoices(self, request, queryset):
+    @admin.action(description=_("Credit selected invoices in full (voids unpaid ones)"))
+    def credit_in_full(self, request, queryset):
+        reason = _("Credited in full in the admin by %(user)s.") % {"user": request.user}
         _run(
             request,
             self,
-            lambda invoice: services.invoice_transition(
-                invoice=invoice,
-                to=InvoiceStatus.VOID,
-                actor=request.user,
-                reason="Voided in the admin.",
+            lambda invoice: credit_note_issue(
+                invoice=invoice, amount=creditable(invoice), reason=str(reason), by=request.user
             ),
             queryset,
         )
@@ -161,24 +228,51 @@ class InvoiceAdmin(admin.ModelAdmin):
 
 @admin.register(InvoiceLine)
 class InvoiceLineAdmin(ReadOnlyAdmin):
-    list_display = ["invoice", "kind", "description", "amount", "tax_rate", "net", "tax"]
+    list_display = [
+        "invoice",
+        "kind",
+        "description",
+        "period_start",
+        "period_end",
+        money("amount", _("amount")),
+        "tax_rate",
+        money("net", _("net")),
+        money("tax", _("tax")),
+    ]
     list_select_related = ["invoice"]
-    list_filter = ["kind"]
+    list_filter = ["kind", "tax_rate"]
     search_fields = ["invoice__number", "description"]
 
 
 @admin.register(SlaCredit)
 class SlaCreditAdmin(ReadOnlyAdmin):
-    list_display = ["contract", "outage", "amount", "credited_hours", "invoice_line", "created_at"]
-    list_select_related = ["outage", "invoice_line__invoice"]
-    search_fields = ["contract__id", "outage__cluster__name"]
-    list_filter = ["created_at"]
+    list_display = [
+        "contract",
+        "outage",
+        money("amount", _("amount")),
+        "credited_hours",
+        "invoice_line",
+        "credit_note",
+        "created_at",
+    ]
+    list_select_related = ["outage__cluster", "invoice_line__invoice", "credit_note"]
+    list_filter = ["created_at", ("credit_note", admin.EmptyFieldListFilter)]
+    search_fields = ["contract__id", "outage__cluster__name", "credit_note__number"]
 
 
 @admin.register(CreditNote)
 class CreditNoteAdmin(ReadOnlyAdmin):
-    list_display = ["number", "invoice", "amount", "net", "tax", "created_by", "created_at"]
+    list_display = [
+        "number",
+        "invoice",
+        money("amount", _("amount")),
+        money("net", _("net")),
+        money("tax", _("tax")),
+        "created_by",
+        "created_at",
+    ]
     list_select_related = ["invoice", "created_by"]
+    list_filter = ["created_at", "tax_rate"]
     search_fields = ["number", "invoice__number", "invoice__customer__name", "reason"]
     date_hierarchy = "created_at"
 
@@ -187,65 +281,31 @@ class CreditNoteAdmin(ReadOnlyAdmin):
 class DocumentSequenceAdmin(ReadOnlyAdmin):
     list_display = ["prefix", "year", "last_number"]
     list_filter = ["prefix", "year"]
-
-
-@admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdmin):
-    list_display = [
-        "id",
-        "invoice",
-        "gateway",
-        "amount",
-        "status",
-        "attempt",
-        "external_id",
-        "created_at",
-    ]
-    list_select_related = ["invoice"]
-    list_filter = ["gateway", "status"]
-    search_fields = ["invoice__number", "external_id", "reference", "idempotency_key"]
-    date_hierarchy = "created_at"
-
-
-@admin.register(BalanceEntry)
-class BalanceEntryAdmin(ReadOnlyAdmin):
-    list_display = ["organization", "amount", "description", "invoice", "payment", "created_at"]
-    list_select_related = ["organization", "invoice"]
-    search_fields = ["organization__name", "description", "invoice__number"]
-    date_hierarchy = "created_at"
-
-
-@admin.register(WebhookEvent)
-class WebhookEventAdmin(ReadOnlyAdmin):
-    list_display = ["event_id", "type", "created", "received_at", "processed_at"]
-    list_filter = ["type", ("processed_at", admin.EmptyFieldListFilter)]
-    search_fields = ["event_id", "type"]
+    search_fields = ["prefix"]
 
 
 @admin.register(ContractOverdueFlag)
-class ContractOverdueFlagAdmin(admin.ModelAdmin):
+class ContractOverdueFlagAdmin(ReadOnlyAdmin):
     list_display = ["contract", "invoice", "days_overdue", "flagged_at", "resolved_at"]
     list_select_related = ["invoice"]
-    list_filter = [("resolved_at", admin.EmptyFieldListFilter)]
+    list_filter = [("resolved_at", admin.EmptyFieldListFilter), "flagged_at"]
     search_fields = ["contract__id", "invoice__number", "invoice__customer__name"]
-    readonly_fields = ["contract", "invoice", "flagged_at", "resolved_at"]
     actions = ["resolve"]
 
-    def has_add_permission(self, request):
-        return False
-
-    @admin.display(description="Days overdue")
+    @admin.display(description=_("Days overdue"))
     def days_overdue(self, obj: ContractOverdueFlag) -> int | str:
         if obj.invoice.due_date is None:
             return "-"
         return max(0, (timezone.localdate() - obj.invoice.due_date).days)
 
-    @admin.action(description="Mark selected flags as dealt with")
+    @admin.action(description=_("Mark selected flags as dealt with"))
     def resolve(self, request, queryset):
-        count = queryset.filter(resolved_at__isnull=True).update(resolved_at=timezone.now())
-        self.message_user(request, f"{count} flag(s) resolved.", messages.SUCCESS)
+        count = overdue_flags_resolve(flags=queryset)
+        text = ngettext("%(count)d flag resolved.", "%(count)d flags resolved.", count)
+        self.message_user(request, text % {"count": count}, messages.SUCCESS)
 
 
+# --- Payouts --------------------------------------------------------------------------------
 class PayoutLineInline(ReadOnlyInline):
     model = PayoutLine
     fields = ["contract", "invoice", "description", "gross", "commission", "sla_withheld", "net"]
@@ -258,10 +318,10 @@ class PayoutStatementAdmin(ReadOnlyAdmin):
         "provider",
         "period_start",
         "status",
-        "gross",
-        "commission",
-        "sla_withheld",
-        "net",
+        money("gross", _("gross")),
+        money("commission", _("commission")),
+        money("sla_withheld", _("SLA withheld")),
+        money("net", _("net")),
         "closed_at",
     ]
     list_select_related = ["provider"]
@@ -270,30 +330,31 @@ class PayoutStatementAdmin(ReadOnlyAdmin):
     inlines = [PayoutLineInline]
     actions = ["close_statements", "rebuild_statements", "mark_paid_out"]
 
-    @admin.action(description="Close selected statements (final)")
+    @admin.action(description=_("Close selected statements (final)"))
     def close_statements(self, request, queryset):
         _run(
             request,
             self,
-            lambda statement: services.payout_close(statement=statement, by=request.user),
+            lambda statement: payout_close(statement=statement, by=request.user),
             queryset,
         )
 
-    @admin.action(description="Rebuild the months of selected open statements")
+    @admin.action(description=_("Rebuild the months of selected open statements"))
     def rebuild_statements(self, request, queryset):
         months = sorted(
             set(queryset.filter(status=PayoutStatus.OPEN).values_list("period_start", flat=True))
         )
         for month in months:
-            services.payouts_build(month=month, actor_label=f"admin:{request.user}")
-        self.message_user(request, f"Rebuilt {len(months)} month(s).", messages.SUCCESS)
+            payouts_build(month=month, actor_label=f"admin:{request.user}")
+        text = ngettext("Rebuilt %(count)d month.", "Rebuilt %(count)d months.", len(months))
+        self.message_user(request, text % {"count": len(months)}, messages.SUCCESS)
 
-    @admin.action(description="Mark selected closed statements as paid out")
+    @admin.action(description=_("Mark selected closed statements as paid out"))
     def mark_paid_out(self, request, queryset):
         _run(
             request,
             self,
-            lambda statement: services.payout_transition(
+            lambda statement: payout_transition(
                 statement=statement, to=PayoutStatus.PAID, actor=request.user
             ),
             queryset,
@@ -306,15 +367,17 @@ class PayoutLineAdmin(ReadOnlyAdmin):
         "statement",
         "contract",
         "invoice",
-        "gross",
-        "commission",
-        "sla_withheld",
-        "net",
+        money("gross", _("gross")),
+        money("commission", _("commission")),
+        money("sla_withheld", _("SLA withheld")),
+        money("net", _("net")),
     ]
     list_select_related = ["statement__provider", "invoice"]
-    search_fields = ["statement__provider__name", "invoice__number"]
+    list_filter = ["statement__status", "statement__period_start"]
+    search_fields = ["statement__provider__name", "invoice__number", "description"]
 
 
+# --- Audit ----------------------------------------------------------------------------------
 @admin.register(BillingEvent)
 class BillingEventAdmin(ReadOnlyAdmin):
     list_display = [
@@ -327,6 +390,14 @@ class BillingEventAdmin(ReadOnlyAdmin):
         "actor_label",
     ]
     list_select_related = ["actor"]
-    list_filter = ["subject", "to_status"]
+    list_filter = ["subject", "to_status", "created_at"]
     search_fields = ["subject_id", "actor_label", "reason", "actor__username"]
     date_hierarchy = "created_at"
+
+
+@admin.register(BillingRunStep)
+class BillingRunStepAdmin(ReadOnlyAdmin):
+    list_display = ["run_date", "step", "chunk", "worker", "started_at", "finished_at"]
+    list_filter = ["step", "run_date", ("finished_at", admin.EmptyFieldListFilter)]
+    search_fields = ["step", "worker"]
+    date_hierarchy = "started_at"

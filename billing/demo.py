@@ -1,4 +1,5 @@
-"""Demo invoices for `manage.py seed_demo`: bill the demo contracts up to today (idempotent)."""
+"""Demo billing for `manage.py seed_demo`: a contract that started mid-month, and every invoice
+due by today for the demo contracts (idempotent)."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -6,9 +7,14 @@ from datetime import date
 
 from django.utils import timezone
 
-from billing import services
+from accounts.demo import DemoAccounts
+from billing.invoicing.issue import invoices_issue_chunk
 from billing.models import Invoice
-from marketplace.models import Contract
+from inventory.models import GpuModel
+from marketplace import services as market
+from marketplace.models import Contract, ContractStatus
+
+MID_MONTH_NOTE = "demo: 3 H800 servers for 7 months from the 17th, billed by contract month"
 
 
 @dataclass(frozen=True)
@@ -17,16 +23,52 @@ class DemoBilling:
     issued_now: int  # 0 when the demo was already billed
 
 
+def seed_mid_month_contract(
+    accounts: DemoAccounts, *, today: date | None = None
+) -> Contract | None:
+    """The issue's example, running: 3 H800 servers (15.832 P each) for 7 months from the 17th
+    of the month three months ago, signed through quotes and approved. Its invoices are
+    contract months, 17th to 17th. None when no cluster can take it."""
+    today = today or timezone.localdate()
+    existing = Contract.objects.filter(customer=accounts.customer, request__note=MID_MONTH_NOTE)
+    if existing.exists():
+        return existing.first()
+    three_months_ago = date(today.year - (today.month <= 3), (today.month - 4) % 12 + 1, 1)
+    start = three_months_ago.replace(day=17)
+    user = accounts.customer.memberships.first().user
+    request = market.request_create(
+        customer=accounts.customer,
+        by=user,
+        gpu_models=list(GpuModel.objects.filter(code="H800-80G")),
+        servers=3,
+        interconnect="infiniband",
+        single_cluster=True,
+        start_date=start,
+        term_months=7,
+        note=MID_MONTH_NOTE,
+        today=start,  # signed back then
+    )
+    result = market.quotes_generate(capacity_request=request, by=user)
+    if not result.quotes:
+        return None
+    contract = market.quote_accept(quote=result.quotes[0], by=user)
+    if contract.status == ContractStatus.PENDING_APPROVAL:
+        contract = market.contract_approve(contract=contract, by=accounts.admin)
+    market.contracts_advance(today=today)
+    contract.refresh_from_db()
+    return contract
+
+
 def seed_billing(contracts: Iterable[Contract], *, today: date | None = None) -> DemoBilling:
     """Issue every invoice due by ``today`` (default: today) for the demo contracts.
 
-    The same service as the daily run, so the demo shows real invoices: the current month's,
-    and earlier months' for contracts that started before it. Contracts not yet approved are
-    left alone. Running it again issues nothing new.
+    The same service as the daily run, so the demo shows real invoices: each contract month
+    started by today, anchored on its contract's start. Contracts not yet approved are left
+    alone. Running it again issues nothing new.
     """
     today = today or timezone.localdate()
     ids = sorted(contract.pk for contract in contracts)
-    result = services.invoices_issue_chunk(contract_ids=ids, today=today, actor_label="seed_demo")
+    result = invoices_issue_chunk(contract_ids=ids, today=today, actor_label="seed_demo")
     invoices = list(
         Invoice.objects.filter(contract_id__in=ids).select_related("customer").order_by("pk")
     )

@@ -1,6 +1,7 @@
-"""Reads of billing: which contracts are due, scoped invoice and payout lists, exports."""
+"""Reads of billing: contracts' schedules, which contracts are due, scoped lists, exports."""
 
 from datetime import date, timedelta
+from decimal import Decimal
 
 from django.db.models import DateField, Exists, OuterRef, Prefetch, QuerySet, Value
 from django.db.models.functions import Coalesce, Least
@@ -8,7 +9,9 @@ from django.db.models.functions import Coalesce, Least
 from accounts.models import User
 from accounts.selectors import is_platform_admin, scope_to_organization
 from billing.models import CreditNote, Invoice, InvoiceStatus, PayoutStatement
+from billing.periods import BillingPeriod, billing_periods, terminated_schedule
 from marketplace.models import Contract, ContractStatus
+from marketplace.pricing import exact_annual_price, monthly_price
 
 # Contracts that may have periods to bill: running, about to run, or ended (late catch-up).
 BILLABLE_STATUSES = (
@@ -19,20 +22,48 @@ BILLABLE_STATUSES = (
 )
 
 
+def contract_monthly_price(contract: Contract) -> Decimal:
+    """One contract month's charge, from the exact price of its lines (use a prefetch of
+    ``lines`` for many contracts): ``marketplace.pricing.monthly_price``."""
+    return monthly_price(
+        exact_annual_price((line.p, line.price_per_p_year) for line in contract.lines.all())
+    )
+
+
+def contract_periods(contract: Contract, *, through: date | None = None) -> list[BillingPeriod]:
+    """The contract's periods as signed (ignoring any termination), those started by
+    ``through`` when given. The one schedule billing uses: ``billing.periods``."""
+    return billing_periods(
+        start=contract.start_date,
+        term_months=contract.term_months,
+        monthly_price=contract_monthly_price(contract),
+        total_price=contract.total_price,
+        through=through,
+    )
+
+
+def contract_schedule(contract: Contract, *, through: date | None = None) -> list[BillingPeriod]:
+    """The periods the contract is billed for: as signed, or cut at its termination."""
+    periods = contract_periods(contract, through=through)
+    if contract.termination_date is None:
+        return periods
+    return terminated_schedule(periods, effective_date=contract.termination_date)
+
+
 def contracts_due_ids(*, today: date) -> list[int]:
     """Ids of contracts with a billing period starting on or before ``today`` not yet invoiced.
 
     Billing issues every period due by the run day at once, in order, so a contract is up to
     date exactly when its latest due period has an invoice (of any status: a void invoice
-    closes its period too). That period is the current month's (it ends after the 1st of the
-    month) while the contract runs, or its last one (ending at the end of service) once it has
-    ended. Both come down to one test per contract, no schedule needed: is there an invoice
-    whose period ends on or after ``min(end of service, 2nd of this month)``? An anti-join on
-    the invoice's contract index over the contracts in the ``(status, start_date)`` index.
+    closes its period too). That period is the one containing ``today`` (it ends after today)
+    while the contract runs, or its last one (ending at the end of service) once it has ended.
+    Both come down to one test per contract, no schedule needed: is there an invoice whose
+    period ends on or after ``min(end of service, the day after today)``? An anti-join on the
+    invoice's contract index over the contracts in the ``(status, start_date)`` index.
     """
     threshold = Least(
         Coalesce(OuterRef("termination_date"), OuterRef("end_date")),
-        Value(today.replace(day=1) + timedelta(days=1), output_field=DateField()),
+        Value(today + timedelta(days=1), output_field=DateField()),
         output_field=DateField(),
     )
     up_to_date = Invoice.objects.filter(contract_id=OuterRef("pk"), period_end__gte=threshold)

@@ -276,7 +276,14 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not CELE
 CELERY_TASK_EAGER_PROPAGATES = True
 if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://localhost/"
-CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
+# Results: the daily billing run is a chord (invoice chunks, then the rest in order), which needs
+# a result backend; with a Redis broker the same Redis serves, unless one is set explicitly.
+CELERY_RESULT_BACKEND = (
+    env.str("CELERY_RESULT_BACKEND", default="")
+    or (CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "")
+    or None
+)
+CELERY_RESULT_EXPIRES = env.int("CELERY_RESULT_EXPIRES", default=24 * 60 * 60)
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -291,7 +298,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "purge-expired-holds": {"task": "inventory.purge_expired_holds", "schedule": 15 * 60},
     "advance-contracts": {"task": "marketplace.advance_contracts", "schedule": 60 * 60},
     "reconcile-payments": {"task": "billing.reconcile_payments", "schedule": 15 * 60},
-    # Issue due invoices, mark overdue, flag, collect and dun: once a day after midnight.
+    # The daily billing run, in order: invoice chunks (a group), then settlements, overdue
+    # marking, flags, payouts, collection and dunning (a chord and a chain); after midnight.
     "billing-run-day": {"task": "billing.run_day", "schedule": crontab(hour=0, minute=30)},
 }
 

@@ -138,7 +138,7 @@ class Quote(models.Model):
     price_per_p_year = rate_field(verbose_name=_("price per P per year"))
     # Total_p x price_per_p_year, to the fen.
     annual_price = money_field(verbose_name=_("annual price"))
-    # Annual_price x term_months / 12, to the fen.
+    # Exact annual price x term_months / 12, rounded once (marketplace.pricing).
     total_price = money_field(verbose_name=_("total price"))
     net_amount = money_field(verbose_name=_("net amount"))
     tax_amount = money_field(verbose_name=_("VAT"))

@@ -1,13 +1,20 @@
-"""Quote price maths: from priced lines to annual and term totals, tax included (pure, no ORM).
+"""Contract price maths: from priced lines to the term total and the monthly charge (pure).
 
-Amounts are CNY ``Decimal``, quantised at two points, through ``accounts.money``: the annual price
-and the term total, to the fen, half-up. The blended rate is a rate, not an amount: six places
-(``RATE_DECIMAL_PLACES``), half-up, from its exact value. The term total is computed from the
-rounded annual price, so a quote reads consistently: ``total_price = annual_price x term_months
-/ 12``, to the fen.
+Amounts are CNY ``Decimal``, tax included, quantised to the fen through ``accounts.money``, each
+exactly once, from the exact (unrounded) annual price ``sum(P x price per P per year)``:
+
+- ``total_price = quantize(exact annual x term_months / 12)``: one rounding, whatever the term;
+- ``monthly_price = quantize(exact annual / 12)``: what one contract month bills (``billing``);
+- ``annual_price = quantize(exact annual)``: shown on quotes and contracts, never used to
+  derive another amount (deriving the total from it would round twice, and the error grows
+  with the term: 60 months of one A800 server at 120,000.000801 per P per year is 2,995,200.02,
+  not 2,995,200.00).
+
+The blended rate is a rate, not an amount: six places (``RATE_DECIMAL_PLACES``), half-up, from
+its exact value. Quotes, contracts, invoices and payouts all take their amounts from here.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from fractions import Fraction
@@ -15,7 +22,9 @@ from fractions import Fraction
 from accounts.money import RATE_DECIMAL_PLACES, quantize_money, split_tax
 
 MONTHS_PER_YEAR = 12
-# P (14 digits) x price per P per year (20 digits), summed over lines, stays exact in this many.
+# P (14 digits) x price per P per year (20 digits), summed over lines, stays exact in this many;
+# a quotient by 12 is then rounded at this precision, far below the fen, before quantising
+# (an exact half fen is a terminating decimal and survives; anything else is far from one).
 _EXACT_PRECISION = 80
 
 
@@ -31,10 +40,31 @@ class PricedLine:
 class QuotePrice:
     total_p: Decimal
     price_per_p_year: Decimal  # P-weighted across lines, a rate: six places, half-up
-    annual_price: Decimal  # CNY a year, to the fen
-    total_price: Decimal  # annual_price x term_months / 12, to the fen
+    annual_price: Decimal  # CNY a year, to the fen: shown only
+    total_price: Decimal  # exact annual x term_months / 12, to the fen
     net: Decimal  # total_price = net + tax, split at the VAT rate
     tax: Decimal
+
+
+def exact_annual_price(lines: Iterable[tuple[Decimal, Decimal]]) -> Decimal:
+    """``sum(P x price per P per year)`` over ``(p, price_per_p_year)`` pairs, unrounded."""
+    with localcontext() as context:
+        context.prec = _EXACT_PRECISION
+        return sum((p * price for p, price in lines), Decimal(0))
+
+
+def term_price(exact_annual: Decimal, months: int) -> Decimal:
+    """What ``months`` contract months cost: ``exact_annual x months / 12``, rounded once."""
+    if months < 0:
+        raise ValueError("months must not be negative")
+    with localcontext() as context:
+        context.prec = _EXACT_PRECISION
+        return quantize_money(exact_annual * months / MONTHS_PER_YEAR)
+
+
+def monthly_price(exact_annual: Decimal) -> Decimal:
+    """One contract month's charge: ``exact_annual / 12``, rounded once."""
+    return term_price(exact_annual, 1)
 
 
 def price_quote(lines: Sequence[PricedLine], *, term_months: int, vat_rate: Decimal) -> QuotePrice:
@@ -51,19 +81,16 @@ def price_quote(lines: Sequence[PricedLine], *, term_months: int, vat_rate: Deci
         if line.servers < 1 or line.p <= 0 or line.price_per_p_year < 0:
             raise ValueError(f"line of cluster {line.cluster_id}: servers and P must be positive")
 
+    exact_annual = exact_annual_price((line.p, line.price_per_p_year) for line in lines)
     with localcontext() as context:
         context.prec = _EXACT_PRECISION
         total_p = sum((line.p for line in lines), Decimal(0))
-        exact_annual = sum((line.p * line.price_per_p_year for line in lines), Decimal(0))
-        annual_price = quantize_money(exact_annual)
-        # annual_price x months / 12 is a multiple of 1/1200 CNY: exactly on a half fen or at
-        # least 1/12 fen from one, so rounding the division at this precision cannot cross it.
-        total_price = quantize_money(annual_price * term_months / MONTHS_PER_YEAR)
+    total_price = term_price(exact_annual, term_months)
     net, tax = split_tax(total_price, vat_rate)
     return QuotePrice(
         total_p=total_p,
         price_per_p_year=_rate(Fraction(exact_annual) / Fraction(total_p)),
-        annual_price=annual_price,
+        annual_price=quantize_money(exact_annual),
         total_price=total_price,
         net=net,
         tax=tax,

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.db import OperationalError, transaction
 from django.db.models import QuerySet
@@ -63,6 +62,7 @@ from marketplace.selectors import (
     static_rejection_summary,
     statically_rejected,
 )
+from marketplace.terms import contract_end_date
 
 MAX_TERM_MONTHS = limits.MAX_TERM_MONTHS
 HOLD_ATTEMPTS = 3
@@ -86,11 +86,6 @@ class RequestNotOpen(DomainError):
 class InvalidTransition(DomainError):
     code = "invalid_transition"
     status = 409
-
-
-def contract_end_date(start: date, term_months: int) -> date:
-    """Exclusive end: the same day ``term_months`` later (month ends clamp: Jan 31 -> Feb 28)."""
-    return start + relativedelta(months=term_months)
 
 
 # --- Capacity requests ----------------------------------------------------------------------

@@ -16,8 +16,10 @@ from accounts.api.permissions import IsPlatformAdmin
 from accounts.errors import DomainError
 from accounts.money import FEN, MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 from accounts.selectors import scope_to_organization
-from billing import payments, webhooks
 from billing.models import IN_FLIGHT, Invoice, Payment
+from billing.payments.charges import invoice_pay
+from billing.payments.transfers import bank_transfer_record
+from billing.payments.webhooks import webhook_receive
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     "Idempotency-Key",
@@ -110,7 +112,7 @@ class InvoicePayView(APIView):
                 code="invalid",
                 details={"idempotency_key": [f"At most {MAX_KEY_LENGTH} characters."]},
             )
-        result = payments.invoice_pay(invoice=invoice, user=request.user, request_key=request_key)
+        result = invoice_pay(invoice=invoice, user=request.user, request_key=request_key)
         invoice.refresh_from_db()
         if result.replayed:
             code = status.HTTP_200_OK
@@ -139,7 +141,7 @@ class InvoiceMarkPaidView(APIView):
         serializer = MarkPaidSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         invoice = get_object_or_404(Invoice, pk=pk)
-        result = payments.bank_transfer_record(
+        result = bank_transfer_record(
             invoice=invoice,
             amount=serializer.validated_data["amount"],
             reference=serializer.validated_data["reference"],
@@ -164,7 +166,7 @@ class StripeWebhookView(APIView):
         auth=[],
     )
     def post(self, request):
-        result = webhooks.webhook_receive(
+        result = webhook_receive(
             payload=request.body, signature=request.META.get("HTTP_STRIPE_SIGNATURE")
         )
         return Response({"event": result.event_id, "duplicate": result.duplicate})

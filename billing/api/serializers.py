@@ -13,9 +13,20 @@ def money(**kwargs) -> serializers.DecimalField:
 
 
 class InvoiceLineSerializer(serializers.ModelSerializer):
+    """A line and the dates it covers, ``[period_start, period_end)`` (a contract month)."""
+
     class Meta:
         model = InvoiceLine
-        fields = ["kind", "description", "amount", "tax_rate", "net", "tax"]
+        fields = [
+            "kind",
+            "description",
+            "period_start",
+            "period_end",
+            "amount",
+            "tax_rate",
+            "net",
+            "tax",
+        ]
         read_only_fields = fields
 
 

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from accounts.api.idempotency import idempotent
 from accounts.api.permissions import IsPlatformAdmin
-from billing import documents, selectors, services
+from billing import documents, selectors
 from billing.api.serializers import (
     CreditNoteCreateSerializer,
     CreditNoteSerializer,
@@ -18,6 +18,7 @@ from billing.api.serializers import (
     InvoiceSerializer,
     PayoutStatementSerializer,
 )
+from billing.credits.credit_notes import credit_note_issue
 
 EXPORT_BATCH = 2000
 
@@ -78,7 +79,7 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         invoice = self.get_object()
         serializer = CreditNoteCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        note = services.credit_note_issue(
+        note = credit_note_issue(
             invoice=invoice,
             amount=serializer.validated_data["amount"],
             reason=serializer.validated_data["reason"],

@@ -1,18 +1,17 @@
 """Billing fixtures: contracts built directly (valid, without the quote flow), a day's run."""
 
 import itertools
-import sys
-import types
 from datetime import date
 from decimal import Decimal
 
 import pytest
 from django.conf import settings
 
+from billing.tasks import daily
 from inventory.models import Allocation, AllocationKind, Cluster
 from marketplace.models import CapacityRequest, Contract, ContractLine, Quote, QuoteStatus
 from marketplace.pricing import PricedLine, price_quote
-from marketplace.services import contract_end_date
+from marketplace.terms import contract_end_date
 from tests.factories import ClusterFactory, OrganizationFactory, ProviderFactory, member_of
 
 _names = itertools.count(1)
@@ -131,14 +130,6 @@ def customer(db):
 def payments_calls(monkeypatch):
     """Stand-ins for the payments side's daily entry points, recording their calls."""
     calls: list[tuple[str, date]] = []
-    try:
-        from billing import payments
-    except ImportError:  # not there yet: a module with just the two names
-        payments = types.ModuleType("billing.payments")
-        monkeypatch.setitem(sys.modules, "billing.payments", payments)
-        import billing
-
-        monkeypatch.setattr(billing, "payments", payments, raising=False)
 
     def collect_due(*, today):
         calls.append(("collect_due", today))
@@ -148,14 +139,12 @@ def payments_calls(monkeypatch):
         calls.append(("dunning_run", today))
         return {"reminded": 0}
 
-    monkeypatch.setattr(payments, "collect_due", collect_due, raising=False)
-    monkeypatch.setattr(payments, "dunning_run", dunning_run, raising=False)
+    monkeypatch.setattr(daily, "collect_due", collect_due)
+    monkeypatch.setattr(daily, "dunning_run", dunning_run)
     return calls
 
 
 @pytest.fixture
 def run_day(payments_calls):
     """Run billing for a day, synchronously, as ``manage.py run_billing`` does."""
-    from billing.tasks import run_day_now
-
-    return run_day_now
+    return daily.run_day_now

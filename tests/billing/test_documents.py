@@ -8,7 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from billing import documents, services
+from billing import documents
+from billing.credits import credit_notes
+from billing.documents import export
 from billing.models import Invoice, InvoiceLine
 from tests.billing.conftest import make_contract, new_customer
 
@@ -62,7 +64,7 @@ def test_a_long_invoice_runs_onto_more_pages(invoice):
 
 
 def test_the_pdf_lists_credit_notes(invoice):
-    services.credit_note_issue(invoice=invoice, amount=Decimal("920.00"), reason="Goodwill")
+    credit_notes.credit_note_issue(invoice=invoice, amount=Decimal("920.00"), reason="Goodwill")
     data = documents.invoice_pdf(Invoice.objects.get(pk=invoice.pk))
     assert b"Credit notes" in data and b"Goodwill" in data
 
@@ -70,7 +72,7 @@ def test_the_pdf_lists_credit_notes(invoice):
 def test_the_csv_has_a_header_and_one_row_per_invoice(invoice):
     text = "".join(documents.invoices_csv([invoice]))
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
-    assert rows[0] == documents.CSV_HEADER
+    assert rows[0] == export.CSV_HEADER
     row = dict(zip(rows[0], rows[1], strict=True))
     assert row["number"] == invoice.number
     assert row["customer"] == "深圳智算科技有限公司"
@@ -84,6 +86,6 @@ def test_the_csv_has_a_header_and_one_row_per_invoice(invoice):
 
 def test_csv_cells_that_look_like_formulas_are_defused(invoice):
     invoice.customer.name = "=HYPERLINK(1)"
-    row = documents.invoice_csv_row(invoice)
+    row = export.invoice_csv_row(invoice)
     assert row[2] == "'=HYPERLINK(1)"
-    assert documents._cell(Decimal("-12.50")) == "-12.50"  # negative numbers stay numbers
+    assert export._cell(Decimal("-12.50")) == "-12.50"  # negative numbers stay numbers

@@ -46,6 +46,7 @@ def test_customers_list_their_invoices_with_lines_and_totals(invoice, customer_a
         "2027-03-16",
     )
     [line] = row["lines"]
+    assert (line["period_start"], line["period_end"]) == ("2027-03-01", "2027-04-01")
     assert {k: line[k] for k in ("kind", "amount", "tax_rate", "net", "tax")} == {
         "kind": "rental",
         "amount": "49920.00",

@@ -12,8 +12,14 @@ from django.core.management import call_command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from accounts import errors
 from accounts.money import ZERO, quantize_money, split_tax
-from billing import services
+from billing import selectors
+from billing.credits import credit_notes, terminations
+from billing.invoicing import issue
+from billing.ledger import balance
+from billing.ledger import invoices as ledger
+from billing.ledger.invoices import INVOICE_TRANSITIONS, InvalidInvoiceTransition
 from billing.models import (
     BalanceEntry,
     BillingEvent,
@@ -25,10 +31,9 @@ from billing.models import (
     InvoiceLine,
     InvoiceStatus,
 )
-from billing.proration import billing_periods
-from billing.services import INVOICE_TRANSITIONS, InvalidInvoiceTransition
 from marketplace import services as market
 from marketplace.models import Contract
+from marketplace.pricing import exact_annual_price, monthly_price
 from tests.billing.conftest import make_contract, new_customer
 from tests.factories import ClusterFactory, capacity_request
 
@@ -87,17 +92,35 @@ def test_the_day_before_the_start_bills_nothing_and_the_next_day_nothing_more(
     assert [i.period_start for i in invoices_of(contract)] == [MARCH, date(2027, 4, 1)]
 
 
-def test_a_mid_month_start_bills_the_rest_of_that_month_prorated_by_days(
-    customer, cluster, run_day
-):
-    start = date(2027, 3, 17)  # 15 of March's 31 days
+def test_a_mid_month_start_bills_a_whole_contract_month_from_its_start(customer, cluster, run_day):
+    start = date(2027, 3, 17)
     contract = make_contract(customer, start=start, term_months=3, stakes=[(cluster, 1)])
     run_day(start)
     [invoice] = invoices_of(contract)
-    assert (invoice.period_start, invoice.period_end) == (start, date(2027, 4, 1))
-    assert invoice.total == quantize_money(A800_SERVER_YEAR / 12 * 15 / 31)
+    assert (invoice.period_start, invoice.period_end) == (start, date(2027, 4, 17))
+    assert invoice.total == A800_SERVER_MONTH
     [line] = invoice.lines.all()
-    assert "15/31 of the month" in line.description
+    assert (line.period_start, line.period_end) == (start, date(2027, 4, 17))
+    assert "2027-03-17 to 2027-04-16 (contract month 1 of 3)" in line.description
+    run_day(date(2027, 4, 16))
+    assert len(invoices_of(contract)) == 1  # the next contract month starts on the 17th
+    run_day(date(2027, 4, 17))
+    assert [i.period_start for i in invoices_of(contract)] == [start, date(2027, 4, 17)]
+
+
+def test_a_start_on_the_31st_is_billed_on_each_months_last_day_when_shorter(
+    customer, cluster, run_day
+):
+    start = date(2027, 1, 31)
+    contract = make_contract(customer, start=start, term_months=4, stakes=[(cluster, 1)])
+    run_day(date(2027, 6, 1))
+    assert [(i.period_start, i.period_end) for i in invoices_of(contract)] == [
+        (date(2027, 1, 31), date(2027, 2, 28)),
+        (date(2027, 2, 28), date(2027, 3, 31)),
+        (date(2027, 3, 31), date(2027, 4, 30)),
+        (date(2027, 4, 30), date(2027, 5, 31)),
+    ]
+    assert [i.total for i in invoices_of(contract)] == [A800_SERVER_MONTH] * 4
 
 
 @pytest.mark.parametrize("status", ["pending_approval", "cancelled"])
@@ -125,14 +148,14 @@ def test_billing_a_far_future_day_issues_every_period_due_by_then_once(customer,
     )
     run_day(date(2030, 1, 1))
     invoices = invoices_of(contract)
-    # Jan 20-31, Feb, Mar, Apr, May, Jun, Jul 1-19: seven calendar months touched.
-    assert len(invoices) == 7
+    # Six contract months, 20th to 20th.
+    assert len(invoices) == 6
     assert invoices[0].period_start == date(2027, 1, 20)
     assert invoices[-1].period_end == date(2027, 7, 20)
     assert rental_sum(contract) == contract.total_price
     run_day(date(2030, 1, 1))
     run_day(date(2031, 1, 1))
-    assert len(invoices_of(contract)) == 7
+    assert len(invoices_of(contract)) == 6
 
 
 def test_a_contract_signed_through_quotes_is_billed(customer, cluster, run_day):
@@ -143,14 +166,9 @@ def test_a_contract_signed_through_quotes_is_billed(customer, cluster, run_day):
     market.contract_transition(contract=contract, to="approved", actor_label="test")
     run_day(contract.start_date)
     [invoice] = invoices_of(contract)
-    assert (
-        invoice.total
-        == billing_periods(
-            start=contract.start_date,
-            term_months=contract.term_months,
-            annual_price=contract.annual_price,
-            total_price=contract.total_price,
-        )[0].amount
+    assert invoice.total == selectors.contract_schedule(contract)[0].amount
+    assert invoice.total == monthly_price(
+        exact_annual_price((line.p, line.price_per_p_year) for line in contract.lines.all())
     )
 
 
@@ -177,7 +195,7 @@ def test_every_contracts_invoices_add_up_to_its_price_and_each_invoice_to_its_li
     )
     # Billed month by month as the daily run would, then caught up to the end in one go.
     for day in (start, start + timedelta(days=40), contract.end_date):
-        services.invoices_issue_chunk(contract_ids=[contract.pk], today=day)
+        issue.invoices_issue_chunk(contract_ids=[contract.pk], today=day)
 
     invoices = invoices_of(contract)
     assert rental_sum(contract) == contract.total_price  # to the fen
@@ -252,7 +270,7 @@ def test_finalising_a_draft_takes_the_next_number_and_totals_its_lines(customer,
         net=Decimal("100.00"),
         tax=Decimal("6.00"),
     )
-    opened = services.invoice_transition(
+    opened = ledger.invoice_transition(
         invoice=draft, to="open", actor_label="test", today=date(2027, 3, 15)
     )
     assert opened.number == "INV-2027-000002"
@@ -289,7 +307,7 @@ def test_a_finalised_invoice_refuses_edits_at_the_model_layer(customer, cluster,
         line.delete()
     assert Invoice.objects.get(pk=invoice.pk).total == A800_SERVER_MONTH
     # Its state may still move.
-    services.invoice_transition(invoice=invoice, to="void", actor_label="test")
+    ledger.invoice_transition(invoice=invoice, to="void", actor_label="test")
     assert Invoice.objects.get(pk=invoice.pk).status == "void"
 
 
@@ -317,13 +335,13 @@ def test_every_invoice_transition_is_allowed_or_refused_by_the_table(
     [invoice] = invoices_of(contract)
     Invoice.objects.filter(pk=invoice.pk).update(status=source)
     if target in INVOICE_TRANSITIONS[source]:
-        moved = services.invoice_transition(invoice=invoice, to=target, actor=staff_user)
+        moved = ledger.invoice_transition(invoice=invoice, to=target, actor=staff_user)
         assert moved.status == target
         event = BillingEvent.objects.filter(subject="invoice", subject_id=invoice.pk).last()
         assert (event.from_status, event.to_status, event.actor) == (source, target, staff_user)
     else:
         with pytest.raises(InvalidInvoiceTransition):
-            services.invoice_transition(invoice=invoice, to=target, actor=staff_user)
+            ledger.invoice_transition(invoice=invoice, to=target, actor=staff_user)
         assert Invoice.objects.get(pk=invoice.pk).status == source
 
 
@@ -347,7 +365,7 @@ def test_payments_add_up_to_paid_and_the_excess_comes_back(customer, cluster, ru
     contract = make_contract(customer, start=MARCH, stakes=[(cluster, 1)])
     run_day(MARCH)
     [invoice] = invoices_of(contract)
-    excess = services.invoice_apply_payment(
+    excess = ledger.invoice_apply_payment(
         invoice=invoice, amount=Decimal("20000.00"), actor_label="test"
     )
     assert excess == ZERO
@@ -357,7 +375,7 @@ def test_payments_add_up_to_paid_and_the_excess_comes_back(customer, cluster, ru
         Decimal("20000.00"),
         Decimal("29920.00"),
     )
-    excess = services.invoice_apply_payment(
+    excess = ledger.invoice_apply_payment(
         invoice=invoice, amount=Decimal("30000.00"), actor_label="webhook:stripe"
     )
     assert excess == Decimal("80.00")
@@ -365,7 +383,7 @@ def test_payments_add_up_to_paid_and_the_excess_comes_back(customer, cluster, ru
     assert invoice.status == "paid" and invoice.amount_paid == invoice.total
     assert invoice.paid_at is not None
     # A paid invoice takes nothing more.
-    assert services.invoice_apply_payment(invoice=invoice, amount=Decimal("5")) == Decimal("5.00")
+    assert ledger.invoice_apply_payment(invoice=invoice, amount=Decimal("5")) == Decimal("5.00")
     assert BillingEvent.objects.filter(
         subject="invoice", subject_id=invoice.pk, to_status="paid", actor_label="webhook:stripe"
     ).exists()
@@ -392,7 +410,7 @@ def test_unpaid_invoices_become_overdue_the_day_after_their_due_date_and_custome
     # Paid invoices never become overdue.
     run_day(date(2027, 4, 1))
     april = invoices_of(contract)[-1]
-    services.invoice_apply_payment(invoice=april, amount=april.total)
+    ledger.invoice_apply_payment(invoice=april, amount=april.total)
     run_day(april.due_date + timedelta(days=5))
     assert Invoice.objects.get(pk=april.pk).status == "paid"
 
@@ -410,7 +428,7 @@ def test_contracts_unpaid_past_the_grace_period_are_flagged_once_and_cleared_whe
     run_day(grace_ends + timedelta(days=2))
     [flag] = ContractOverdueFlag.objects.all()
     assert (flag.contract, flag.invoice, flag.resolved_at) == (contract, invoice, None)
-    services.invoice_apply_payment(invoice=invoice, amount=invoice.total)
+    ledger.invoice_apply_payment(invoice=invoice, amount=invoice.total)
     flag.refresh_from_db()
     assert flag.resolved_at is not None
 
@@ -432,7 +450,7 @@ def test_a_failed_payment_is_mailed_after_the_transaction_commits(
 ):
     from django.db import transaction
 
-    from billing import emails
+    from billing.notifications import emails
 
     contract = make_contract(customer, start=MARCH, stakes=[(cluster, 1)])
     run_day(MARCH)
@@ -447,8 +465,8 @@ def test_a_failed_payment_is_mailed_after_the_transaction_commits(
 
 
 def test_billing_mail_goes_to_the_billing_address_when_there_is_one(customer):
-    from billing import emails
     from billing.models import BillingAccount
+    from billing.notifications import emails
 
     owner = customer.memberships.first().user
     assert emails.recipients([customer.pk]) == {customer.pk: [owner.email]}
@@ -487,7 +505,7 @@ def test_termination_after_the_period_was_billed_in_advance_credits_the_unserved
     contract = make_contract(customer, start=MARCH, term_months=12, stakes=[(cluster, 1)])
     run_day(date(2027, 4, 1))
     [march, april] = invoices_of(contract)
-    services.invoice_apply_payment(invoice=april, amount=april.total)  # paid in advance
+    ledger.invoice_apply_payment(invoice=april, amount=april.total)  # paid in advance
     contract = terminate(contract, date(2027, 4, 11), staff_user)
 
     run_day(date(2027, 4, 12))
@@ -502,7 +520,7 @@ def test_termination_after_the_period_was_billed_in_advance_credits_the_unserved
     assert note.net + note.tax == note.amount
     assert len(invoices_of(contract)) == 2
     # Paid in full already: the credit is the customer's balance.
-    assert services.customer_balance(organization=customer) == note.amount
+    assert balance.customer_balance(organization=customer) == note.amount
     assert rental_sum(contract) - note.amount == march.total + served
 
 
@@ -512,13 +530,13 @@ def test_a_settled_termination_is_not_looked_at_again(
     contract = make_contract(customer, start=MARCH, term_months=12, stakes=[(cluster, 1)])
     run_day(date(2027, 4, 1))
     terminate(contract, date(2027, 4, 11), staff_user)
-    assert services.terminations_settle(today=date(2027, 4, 12)) == 1
+    assert terminations.terminations_settle(today=date(2027, 4, 12)) == 1
 
     def must_not_run(**kwargs):
         raise AssertionError("a settled contract was settled again")
 
-    monkeypatch.setattr(services, "contract_termination_settle", must_not_run)
-    assert services.terminations_settle(today=date(2027, 4, 13)) == 0
+    monkeypatch.setattr(terminations, "contract_termination_settle", must_not_run)
+    assert terminations.terminations_settle(today=date(2027, 4, 13)) == 0
 
 
 def test_termination_credit_on_an_unpaid_invoice_reduces_what_is_due(
@@ -540,7 +558,7 @@ def test_a_full_credit_of_an_unpaid_invoice_voids_it(customer, cluster, staff_us
     contract = make_contract(customer, start=MARCH, stakes=[(cluster, 1)])
     run_day(MARCH)
     [invoice] = invoices_of(contract)
-    note = services.credit_note_issue(
+    note = credit_notes.credit_note_issue(
         invoice=invoice, amount=invoice.total, reason="Goodwill", by=staff_user
     )
     invoice.refresh_from_db()
@@ -557,14 +575,16 @@ def test_credit_notes_cannot_exceed_what_is_left_to_credit(customer, cluster, ru
     run_day(MARCH)
     [invoice] = invoices_of(contract)
     day = date(2027, 3, 5)
-    services.credit_note_issue(
+    credit_notes.credit_note_issue(
         invoice=invoice, amount=Decimal("40000.00"), reason="Part", today=day
     )
-    with pytest.raises(services.InvalidInput):
-        services.credit_note_issue(
+    with pytest.raises(errors.InvalidInput):
+        credit_notes.credit_note_issue(
             invoice=invoice, amount=Decimal("9920.01"), reason="Too much", today=day
         )
-    services.credit_note_issue(invoice=invoice, amount=Decimal("9920.00"), reason="Rest", today=day)
+    credit_notes.credit_note_issue(
+        invoice=invoice, amount=Decimal("9920.00"), reason="Rest", today=day
+    )
     assert list(CreditNote.objects.order_by("number").values_list("number", flat=True)) == [
         "CN-2027-000001",
         "CN-2027-000002",
@@ -604,11 +624,11 @@ def test_issuing_a_chunk_takes_a_constant_number_of_queries(
         make_contract(new_customer(), start=MARCH, stakes=[(cluster, 1)]).pk for _ in range(30)
     ]
     first = make_contract(new_customer(), start=MARCH, stakes=[(cluster, 1)])
-    services.invoices_issue_chunk(contract_ids=[first.pk], today=MARCH)  # the year's sequence
+    issue.invoices_issue_chunk(contract_ids=[first.pk], today=MARCH)  # the year's sequence
     with django_assert_max_num_queries(16) as small_run:
-        services.invoices_issue_chunk(contract_ids=small, today=date(2027, 4, 1))
+        issue.invoices_issue_chunk(contract_ids=small, today=date(2027, 4, 1))
     with django_assert_max_num_queries(16) as large_run:
-        result = services.invoices_issue_chunk(contract_ids=large, today=date(2027, 4, 1))
+        result = issue.invoices_issue_chunk(contract_ids=large, today=date(2027, 4, 1))
     assert result.invoices == 60
 
     def reads_and_locks(run) -> int:  # SQLite may split a bulk INSERT by its variable limit
@@ -635,22 +655,3 @@ def test_a_contract_on_two_clusters_is_billed_its_whole_price(customer, provider
     contract = make_contract(customer, start=MARCH, term_months=5, stakes=[(one, 1), (two, 2)])
     run_day(date(2027, 8, 1))
     assert rental_sum(contract) == contract.total_price
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    start=st.dates(min_value=date(2026, 1, 1), max_value=date(2030, 12, 31)),
-    term_months=st.integers(min_value=1, max_value=60),
-    annual=st.decimals(min_value=Decimal("1000"), max_value=Decimal("1e9"), places=2),
-    offset_days=st.integers(min_value=0, max_value=62 * 31),
-)
-def test_the_periods_started_by_a_day_are_those_of_the_full_schedule(
-    start, term_months, annual, offset_days
-):
-    total = quantize_money(annual * term_months / 12)
-    contract = Contract(
-        start_date=start, term_months=term_months, annual_price=annual, total_price=total
-    )
-    day = start + timedelta(days=offset_days)
-    full = [p for p in services.contract_schedule(contract) if p.start <= day]
-    assert services.periods_started_by(contract, day) == full

@@ -4,6 +4,7 @@ Whatever happens, each contract ends with exactly one invoice per billing period
 year's invoice numbers run 1..N without a gap.
 """
 
+import itertools
 import os
 import threading
 import time
@@ -13,14 +14,15 @@ from datetime import date
 import pytest
 from django.db import connection, connections
 
-from billing import services, tasks
-from billing.models import BillingEvent, DocumentSequence, Invoice
-from billing.services import contract_schedule
+from billing import tasks
+from billing.invoicing import issue
+from billing.models import BillingEvent, BillingRunStep, DocumentSequence, Invoice
+from billing.selectors import contract_schedule
+from billing.tasks import daily
 from marketplace.models import Contract
 from tests.billing.conftest import make_contract, new_customer
 
 MARCH, MAY = date(2027, 3, 1), date(2027, 5, 1)
-REDIS_BROKER = "redis://127.0.0.1:6379/5"
 
 
 def build_contracts(cluster, count: int) -> list[Contract]:
@@ -95,7 +97,7 @@ def test_the_same_chunk_on_two_workers_at_once_bills_once(cluster, payments_call
     def run():
         try:
             barrier.wait(timeout=30)
-            results.append(services.invoices_issue_chunk(contract_ids=ids, today=MAY).invoices)
+            results.append(issue.invoices_issue_chunk(contract_ids=ids, today=MAY).invoices)
         finally:
             connections.close_all()
 
@@ -115,7 +117,7 @@ def test_a_run_killed_after_some_chunks_finishes_the_job_when_run_again(
 ):
     settings.BILLING_CHUNK_SIZE = 3
     contracts = build_contracts(cluster, 10)  # 4 chunks
-    real = services.invoices_issue_chunk
+    real = issue.invoices_issue_chunk
     calls = Counter()
 
     def dies_on_the_third_chunk(**kwargs):
@@ -124,14 +126,14 @@ def test_a_run_killed_after_some_chunks_finishes_the_job_when_run_again(
             raise SystemError("worker killed")
         return real(**kwargs)
 
-    monkeypatch.setattr(services, "invoices_issue_chunk", dies_on_the_third_chunk)
+    monkeypatch.setattr(daily, "invoices_issue_chunk", dies_on_the_third_chunk)
     with pytest.raises(SystemError):
         tasks.run_day.delay(MAY.isoformat())
     billed = set(Invoice.objects.values_list("contract_id", flat=True))
     assert len(billed) == 6  # the first two chunks
     assert not payments_calls  # the rest of the day never ran
 
-    monkeypatch.setattr(services, "invoices_issue_chunk", real)
+    monkeypatch.setattr(daily, "invoices_issue_chunk", real)
     tasks.run_day.delay(MAY.isoformat())
     tasks.run_day.delay(MAY.isoformat())
     assert_billed_exactly_once(contracts, MAY)
@@ -141,7 +143,7 @@ def test_a_run_killed_after_some_chunks_finishes_the_job_when_run_again(
 def test_a_chunk_that_dies_mid_write_leaves_nothing_behind(cluster, payments_calls, monkeypatch):
     contracts = build_contracts(cluster, 5)
     ids = [c.pk for c in contracts]
-    services.invoices_issue_chunk(contract_ids=ids[:1], today=MARCH)  # numbers 1..1
+    issue.invoices_issue_chunk(contract_ids=ids[:1], today=MARCH)  # numbers 1..1
     before = set(Invoice.objects.values_list("pk", flat=True))
 
     real_bulk = BillingEvent.objects.bulk_create
@@ -151,40 +153,90 @@ def test_a_chunk_that_dies_mid_write_leaves_nothing_behind(cluster, payments_cal
 
     monkeypatch.setattr(BillingEvent.objects, "bulk_create", crash)
     with pytest.raises(SystemError):
-        services.invoices_issue_chunk(contract_ids=ids, today=MAY)
+        issue.invoices_issue_chunk(contract_ids=ids, today=MAY)
     assert set(Invoice.objects.values_list("pk", flat=True)) == before
     assert DocumentSequence.objects.get(prefix="INV", year=2027).last_number == 1
 
     monkeypatch.setattr(BillingEvent.objects, "bulk_create", real_bulk)
-    services.invoices_issue_chunk(contract_ids=ids, today=MAY)
+    issue.invoices_issue_chunk(contract_ids=ids, today=MAY)
     assert_billed_exactly_once(contracts, MAY)
 
 
 @pytest.mark.celery_worker
 @pytest.mark.django_db(transaction=True)
-def test_the_daily_run_through_a_real_worker_on_redis(cluster, payments_calls, settings):
-    if not os.environ.get("CELERY_BROKER_URL"):
-        pytest.skip("set CELERY_BROKER_URL to run against a real broker")
+def test_the_daily_run_on_a_prefork_worker_runs_its_steps_in_order(cluster, settings, monkeypatch):
+    """Through a real worker on Redis, prefork pool, two processes: the invoice chunks run in
+    parallel, and no later step (collection, overdue marking, ...) starts before every chunk
+    has finished; the rest run one after the other. The steps' own records say when each
+    started and finished (``BillingRunStep``), and collection counts the invoices it found."""
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    if not broker.startswith("redis://") or connection.vendor != "postgresql":
+        pytest.skip("set CELERY_BROKER_URL to Redis and DATABASE_URL to PostgreSQL")
     from celery.contrib.testing.worker import start_worker
 
     from config.celery import app
 
-    settings.BILLING_CHUNK_SIZE = 3
-    contracts = build_contracts(cluster, 7)
+    def found(step):
+        def count(*, today):
+            return {"step": step, "invoices": Invoice.objects.filter(issue_date=today).count()}
+
+        return count
+
+    # In the worker's processes (forked after this), collection and dunning report what exists.
+    monkeypatch.setattr(daily, "collect_due", found("collect"))
+    monkeypatch.setattr(daily, "dunning_run", found("dunning"))
+    settings.BILLING_CHUNK_SIZE = 2
+    contracts = build_contracts(cluster, 14)  # 7 chunks
     expected = len(expected_periods(contracts, MAY))
     app.conf.task_always_eager = False  # restored by the autouse fixture
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    previous_broker = app.conf.broker_url
-    app.conf.broker_url = REDIS_BROKER
+    previous = app.conf.broker_url, app.conf.result_backend
+    app.conf.broker_url = app.conf.result_backend = broker
     app._pool = None  # connect to the broker just configured
+    app.control.purge()  # nothing left over from an earlier session (ids restart at 1)
+    connections.close_all()  # the pool's processes are forked: no shared connection
     try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+        with start_worker(
+            app,
+            pool="prefork",
+            concurrency=2,
+            perform_ping_check=False,
+            shutdown_timeout=60,
+        ) as worker:
+            assert worker.pool.num_processes == 2
             tasks.run_day.delay(MAY.isoformat())
-            deadline = time.monotonic() + 60
-            while Invoice.objects.count() < expected and time.monotonic() < deadline:
+            deadline = time.monotonic() + 120
+            while (
+                time.monotonic() < deadline
+                and not BillingRunStep.objects.filter(
+                    run_date=MAY, step="run_dunning", finished_at__isnull=False
+                ).exists()
+            ):
                 time.sleep(0.2)  # waiting for the worker, not timing anything
+        app.control.purge()  # mail still queued when the worker stopped
     finally:
-        app.conf.broker_url = previous_broker
+        app.conf.broker_url, app.conf.result_backend = previous
         app._pool = None
         connections.close_all()
+
     assert_billed_exactly_once(contracts, MAY)
+    steps = list(BillingRunStep.objects.filter(run_date=MAY).order_by("started_at", "pk"))
+    chunks = [s for s in steps if s.step == "issue_invoices"]
+    rest = [s for s in steps if s.step != "issue_invoices"]
+    assert sorted(s.chunk for s in chunks) == list(range(7))
+    assert all(s.finished_at is not None for s in steps)
+    assert [s.step for s in rest] == [
+        "settle_terminations",
+        "settle_sla_final_credits",
+        "mark_overdue",
+        "flag_overdue_contracts",
+        "build_payouts",  # on the 1st
+        "collect_payments",
+        "run_dunning",
+    ]
+    last_chunk_done = max(s.finished_at for s in chunks)
+    assert last_chunk_done <= rest[0].started_at  # the chord: nothing before the invoices
+    for before, after in itertools.pairwise(rest):
+        assert before.finished_at <= after.started_at  # the chain: one after the other
+    collect = next(s for s in rest if s.step == "collect_payments")
+    assert collect.result == {"step": "collect", "invoices": expected}

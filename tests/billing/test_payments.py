@@ -5,8 +5,6 @@ The helpers and fixtures at the top are shared by the other payment test modules
 """
 
 import itertools
-import sys
-import types
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -16,8 +14,8 @@ from django.urls import Resolver404, path, resolve
 
 from accounts.errors import InvalidInput
 from accounts.money import split_tax
-from billing import payments
 from billing.api.payment_views import InvoiceMarkPaidView, InvoicePayView, StripeWebhookView
+from billing.ledger import balance
 from billing.models import (
     BalanceEntry,
     BillingAccount,
@@ -31,6 +29,9 @@ from billing.models import (
     PaymentMethod,
     PaymentStatus,
 )
+from billing.notifications import emails
+from billing.payments import charges, collection, transfers
+from billing.payments import errors as payment_errors
 from config import urls as project_urls
 from marketplace import services as marketplace
 from tests.conftest import client_for
@@ -159,13 +160,7 @@ def sent_emails(monkeypatch):
     def record(invoice, reason):
         sent.append((invoice.pk, reason))
 
-    try:
-        from billing import emails
-    except ImportError:  # the invoicing side has not written billing/emails.py yet
-        emails = types.ModuleType("billing.emails")
-        monkeypatch.setitem(sys.modules, "billing.emails", emails)
-        monkeypatch.setattr(sys.modules["billing"], "emails", emails, raising=False)
-    monkeypatch.setattr(emails, "send_payment_failed", record, raising=False)
+    monkeypatch.setattr(emails, "send_payment_failed", record)
     return sent
 
 
@@ -223,7 +218,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_partial_bank_transfer_leaves_the_invoice_open_with_amount_paid(invoice, staff_user):
-    result = payments.bank_transfer_record(
+    result = transfers.bank_transfer_record(
         invoice=invoice, amount=Decimal("400.00"), reference="ICBC-001", actor=staff_user
     )
 
@@ -247,8 +242,8 @@ def test_partial_bank_transfer_leaves_the_invoice_open_with_amount_paid(invoice,
 
 
 def test_transfers_that_cover_the_invoice_mark_it_paid(invoice, staff_user):
-    payments.bank_transfer_record(invoice=invoice, amount=Decimal("60.00"), reference="A")
-    result = payments.bank_transfer_record(
+    transfers.bank_transfer_record(invoice=invoice, amount=Decimal("60.00"), reference="A")
+    result = transfers.bank_transfer_record(
         invoice=invoice, amount=Decimal("1000.00"), reference="B", actor=staff_user
     )
 
@@ -261,7 +256,7 @@ def test_transfers_that_cover_the_invoice_mark_it_paid(invoice, staff_user):
 
 
 def test_over_payment_marks_paid_and_the_excess_becomes_balance(invoice, customer_org):
-    result = payments.bank_transfer_record(
+    result = transfers.bank_transfer_record(
         invoice=invoice, amount=Decimal("1500.55"), reference="OVER-1"
     )
 
@@ -281,7 +276,7 @@ def test_over_payment_marks_paid_and_the_excess_becomes_balance(invoice, custome
 def test_transfer_for_an_already_paid_invoice_goes_entirely_to_balance(contract):
     paid = make_invoice(contract, status=InvoiceStatus.PAID, amount_paid="1060.00")
 
-    result = payments.bank_transfer_record(
+    result = transfers.bank_transfer_record(
         invoice=paid, amount=Decimal("1060.00"), reference="TWICE"
     )
 
@@ -291,10 +286,10 @@ def test_transfer_for_an_already_paid_invoice_goes_entirely_to_balance(contract)
 
 
 def test_the_same_bank_reference_is_not_recorded_twice(invoice):
-    payments.bank_transfer_record(invoice=invoice, amount=Decimal("100.00"), reference="REF-9")
+    transfers.bank_transfer_record(invoice=invoice, amount=Decimal("100.00"), reference="REF-9")
 
-    with pytest.raises(payments.DuplicateTransferReference):
-        payments.bank_transfer_record(invoice=invoice, amount=Decimal("100.00"), reference="REF-9")
+    with pytest.raises(payment_errors.DuplicateTransferReference):
+        transfers.bank_transfer_record(invoice=invoice, amount=Decimal("100.00"), reference="REF-9")
 
     invoice.refresh_from_db()
     assert invoice.amount_paid == Decimal("100.00")
@@ -303,15 +298,15 @@ def test_the_same_bank_reference_is_not_recorded_twice(invoice):
 @pytest.mark.parametrize("amount", ["0", "-5.00", "10.001"])
 def test_invalid_amounts_are_refused(invoice, amount):
     with pytest.raises(InvalidInput):
-        payments.bank_transfer_record(invoice=invoice, amount=Decimal(amount), reference="X")
+        transfers.bank_transfer_record(invoice=invoice, amount=Decimal(amount), reference="X")
     assert not Payment.objects.exists()
 
 
 def test_draft_or_void_invoices_take_no_transfer(contract):
     for status in (InvoiceStatus.DRAFT, InvoiceStatus.VOID):
         invoice = make_invoice(contract, status=status)
-        with pytest.raises(payments.InvoiceNotPayable):
-            payments.bank_transfer_record(invoice=invoice, amount=Decimal("1.00"), reference="X")
+        with pytest.raises(payment_errors.InvoiceNotPayable):
+            transfers.bank_transfer_record(invoice=invoice, amount=Decimal("1.00"), reference="X")
 
 
 # --- balances -----------------------------------------------------------------------------------
@@ -321,17 +316,17 @@ def test_balance_is_applied_to_the_next_open_invoices_oldest_due_first(contract,
     later = make_invoice(contract, "500.00", due_date=DUE + timedelta(days=30))
     sooner = make_invoice(contract, "300.00", due_date=DUE)
     donor = make_invoice(contract, "100.00")
-    payments.bank_transfer_record(invoice=donor, amount=Decimal("600.00"), reference="BIG")
+    transfers.bank_transfer_record(invoice=donor, amount=Decimal("600.00"), reference="BIG")
 
-    applied = payments.balance_apply(organization=customer_org)
+    applied = transfers.balance_apply(organization=customer_org)
 
     assert applied == Decimal("500.00")
     sooner.refresh_from_db()
     later.refresh_from_db()
     assert (sooner.status, sooner.amount_paid) == (InvoiceStatus.PAID, Decimal("300.00"))
     assert (later.status, later.amount_paid) == (InvoiceStatus.OPEN, Decimal("200.00"))
-    assert payments.services.customer_balance(organization=customer_org) == 0
-    assert payments.balance_apply(organization=customer_org) == 0  # nothing left to spend
+    assert balance.customer_balance(organization=customer_org) == 0
+    assert transfers.balance_apply(organization=customer_org) == 0  # nothing left to spend
 
 
 def test_balance_larger_than_all_invoices_keeps_the_rest(contract, customer_org):
@@ -340,11 +335,11 @@ def test_balance_larger_than_all_invoices_keeps_the_rest(contract, customer_org)
         organization=customer_org, amount=Decimal("250.00"), description="x"
     )
 
-    assert payments.balance_apply(organization=customer_org) == Decimal("100.00")
+    assert transfers.balance_apply(organization=customer_org) == Decimal("100.00")
 
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.PAID
-    assert payments.services.customer_balance(organization=customer_org) == Decimal("150.00")
+    assert balance.customer_balance(organization=customer_org) == Decimal("150.00")
 
 
 def test_collect_due_applies_balances_before_charging(contract, customer_org, stripe_off):
@@ -353,7 +348,7 @@ def test_collect_due_applies_balances_before_charging(contract, customer_org, st
         organization=customer_org, amount=Decimal("100.00"), description="x"
     )
 
-    assert payments.collect_due(today=ISSUED) == {"balances_applied": 1, "charges_enqueued": 0}
+    assert collection.collect_due(today=ISSUED) == {"balances_applied": 1, "charges_enqueued": 0}
 
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.PAID
@@ -366,7 +361,7 @@ def test_bank_transfer_customers_get_reminders_on_the_dunning_schedule(
     invoice, stripe_off, sent_emails, committed
 ):
     def run(day):
-        return committed(payments.dunning_run, today=day)["reminders_sent"]
+        return committed(collection.dunning_run, today=day)["reminders_sent"]
 
     assert run(DUE) == 0  # not late yet
     assert run(DUE + timedelta(days=1)) == 1
@@ -389,7 +384,7 @@ def test_bank_transfer_customers_get_reminders_on_the_dunning_schedule(
 def test_paid_invoices_get_no_reminder(contract, stripe_off, sent_emails, committed):
     make_invoice(contract, status=InvoiceStatus.PAID, amount_paid="1060.00")
 
-    assert committed(payments.dunning_run, today=DUE + timedelta(days=5)) == {"reminders_sent": 0}
+    assert committed(collection.dunning_run, today=DUE + timedelta(days=5)) == {"reminders_sent": 0}
     assert sent_emails == []
 
 
@@ -400,7 +395,7 @@ def test_card_collection_follows_the_dunning_schedule_then_stops(
     invoice = make_invoice(contract)
 
     def collect(day):
-        return committed(payments.collect_due, today=day)["charges_enqueued"]
+        return committed(collection.collect_due, today=day)["charges_enqueued"]
 
     assert collect(ISSUED - timedelta(days=1)) == 0  # not issued yet
     assert collect(ISSUED) == 1  # attempt 1 (the task runs eagerly on commit)
@@ -436,7 +431,9 @@ def test_card_collection_follows_the_dunning_schedule_then_stops(
     assert invoice.status == InvoiceStatus.OPEN
     assert stripe_on.charges_count() == 0
     # Card customers are dunned by the charges, not by reminders.
-    assert committed(payments.dunning_run, today=DUE + timedelta(days=30)) == {"reminders_sent": 0}
+    assert committed(collection.dunning_run, today=DUE + timedelta(days=30)) == {
+        "reminders_sent": 0
+    }
 
 
 def test_a_retry_that_succeeds_pays_the_invoice_and_collection_stops(
@@ -446,15 +443,15 @@ def test_a_retry_that_succeeds_pays_the_invoice_and_collection_stops(
     invoice = make_invoice(contract)
     stripe_on.fail_next("card_declined", decline_code="insufficient_funds")
 
-    committed(payments.collect_due, today=ISSUED)
-    committed(payments.collect_due, today=ISSUED + timedelta(days=1))
+    committed(collection.collect_due, today=ISSUED)
+    committed(collection.collect_due, today=ISSUED + timedelta(days=1))
 
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.PAID
     assert [p.status for p in invoice.payments.order_by("attempt")] == ["failed", "succeeded"]
     assert invoice.payments.get(attempt=1).failure_code == "insufficient_funds"
     assert stripe_on.charges_count() == 1
-    assert committed(payments.collect_due, today=ISSUED + timedelta(days=4)) == {
+    assert committed(collection.collect_due, today=ISSUED + timedelta(days=4)) == {
         "balances_applied": 0,
         "charges_enqueued": 0,
     }
@@ -466,8 +463,8 @@ def test_card_customers_without_a_saved_card_are_reminded_instead(
 ):
     BillingAccount.objects.create(organization=customer_org, payment_method="stripe_card")
 
-    assert committed(payments.collect_due, today=ISSUED)["charges_enqueued"] == 0
-    assert committed(payments.dunning_run, today=DUE + timedelta(days=1)) == {"reminders_sent": 1}
+    assert committed(collection.collect_due, today=ISSUED)["charges_enqueued"] == 0
+    assert committed(collection.dunning_run, today=DUE + timedelta(days=1)) == {"reminders_sent": 1}
     assert stripe_on.requests == []
 
 
@@ -600,7 +597,7 @@ def test_a_failed_charge_mails_the_customer_through_the_billing_emails(
 ):
     card_account(customer_org, stripe_on, "pm_card_chargeCustomerFail")
 
-    committed(payments.payment_charge, invoice=invoice)
+    committed(charges.payment_charge, invoice=invoice)
 
     [message] = mailoutbox
     assert customer_user.email in message.to

@@ -14,7 +14,7 @@ from django.apps import apps as django_apps
 from django.db import connection, connections
 
 from accounts.errors import DomainError
-from billing import payments
+from billing.ledger import balance
 from billing.models import (
     BalanceEntry,
     InvoiceStatus,
@@ -22,6 +22,8 @@ from billing.models import (
     PaymentStatus,
     WebhookEvent,
 )
+from billing.payments import charges, transfers
+from billing.payments import errors as payment_errors
 from tests.billing.test_payments import (
     WEBHOOK_SECRET,
     card_account,
@@ -143,12 +145,15 @@ def test_success_and_failure_racing_always_end_paid(customer_org, customer_user)
 def test_racing_charges_of_one_invoice_charge_once(customer_org, invoice, stripe_on):
     card_account(customer_org, stripe_on)
 
-    results = race(*[lambda: payments.payment_charge(invoice=invoice)] * 3)
+    results = race(*[lambda: charges.payment_charge(invoice=invoice)] * 3)
 
     charged = [r for r in results if isinstance(r, Payment)]
     refused = [r for r in results if isinstance(r, DomainError)]
     assert len(charged) == 1 and charged[0].status == PaymentStatus.SUCCEEDED, results
-    assert {type(r) for r in refused} <= {payments.PaymentInFlight, payments.InvoiceAlreadyPaid}
+    assert {type(r) for r in refused} <= {
+        payment_errors.PaymentInFlight,
+        payment_errors.InvoiceAlreadyPaid,
+    }
     assert len(refused) == 2
     assert stripe_on.charges_count() == 1
     assert len(intent_creates(stripe_on)) == 1
@@ -161,7 +166,7 @@ def test_transfers_recorded_at_once_are_all_kept(customer_org, invoice):
     results = race(
         *[
             (
-                lambda a=amount, n=n: payments.bank_transfer_record(
+                lambda a=amount, n=n: transfers.bank_transfer_record(
                     invoice=invoice, amount=a, reference=f"REF-{n}"
                 )
             )
@@ -169,11 +174,11 @@ def test_transfers_recorded_at_once_are_all_kept(customer_org, invoice):
         ]
     )
 
-    assert all(isinstance(r, payments.TransferResult) for r in results), results
+    assert all(isinstance(r, transfers.TransferResult) for r in results), results
     invoice.refresh_from_db()
     assert (invoice.status, invoice.amount_paid) == (InvoiceStatus.PAID, invoice.total)
-    balance = payments.services.customer_balance(organization=customer_org)
-    assert invoice.amount_paid + balance == sum(amounts)  # nothing lost, nothing counted twice
+    held = balance.customer_balance(organization=customer_org)
+    assert invoice.amount_paid + held == sum(amounts)  # nothing lost, nothing counted twice
 
 
 def test_a_balance_applied_twice_at_once_is_spent_once(customer_org, customer_user):
@@ -184,10 +189,10 @@ def test_a_balance_applied_twice_at_once_is_spent_once(customer_org, customer_us
         organization=customer_org, amount=Decimal("150.00"), description="x"
     )
 
-    results = race(*[lambda: payments.balance_apply(organization=customer_org)] * 2)
+    results = race(*[lambda: transfers.balance_apply(organization=customer_org)] * 2)
 
     assert sorted(results) == [Decimal("0"), Decimal("150.00")]
-    assert payments.services.customer_balance(organization=customer_org) == 0
+    assert balance.customer_balance(organization=customer_org) == 0
     first.refresh_from_db()
     second.refresh_from_db()
     assert first.amount_paid + second.amount_paid == Decimal("150.00")

@@ -9,9 +9,12 @@ import pytest
 from django.utils import timezone
 
 from accounts.money import ZERO
-from billing import services
+from billing.credits import credit_notes
+from billing.ledger import invoices as ledger
 from billing.models import BillingEvent, Invoice, PayoutStatement
-from billing.services import InvalidPayoutTransition
+from billing.payouts import statements
+from billing.payouts.statements import InvalidPayoutTransition
+from billing.tasks import daily
 from inventory.models import Outage
 from tests.billing.conftest import make_contract, new_customer
 from tests.conftest import client_for
@@ -29,7 +32,7 @@ def this_month() -> date:
 
 
 def pay(invoice: Invoice) -> None:
-    services.invoice_apply_payment(invoice=invoice, amount=invoice.total, actor_label="test")
+    ledger.invoice_apply_payment(invoice=invoice, amount=invoice.total, actor_label="test")
 
 
 @pytest.fixture
@@ -56,7 +59,7 @@ def test_a_statement_pays_the_provider_what_was_paid_less_commission_and_sla_cre
     contract, july = paid_july
     assert july.total == Decimal("99752.47")  # 99,840.00 less the 87.53 credit
 
-    [statement] = services.payouts_build(month=this_month())
+    [statement] = statements.payouts_build(month=this_month())
 
     assert statement.provider == provider
     assert statement.period_start == this_month()
@@ -85,12 +88,12 @@ def test_a_payment_is_split_between_providers_by_their_lines_annual_value(custom
     assert march.total == Decimal("133120.00")
     pay(march)
 
-    statements = {s.provider: s for s in services.payouts_build(month=this_month())}
+    by_provider = {s.provider: s for s in statements.payouts_build(month=this_month())}
 
-    assert statements[first].gross == Decimal("49920.00")  # 599,040 / 12
-    assert statements[second].gross == Decimal("83200.00")  # 998,400 / 12
-    assert statements[first].commission == Decimal("4992.00")
-    assert statements[second].net == Decimal("74880.00")
+    assert by_provider[first].gross == Decimal("49920.00")  # 599,040 / 12
+    assert by_provider[second].gross == Decimal("83200.00")  # 998,400 / 12
+    assert by_provider[first].commission == Decimal("4992.00")
+    assert by_provider[second].net == Decimal("74880.00")
 
 
 def test_only_paid_invoices_count_and_building_again_changes_nothing(
@@ -98,8 +101,8 @@ def test_only_paid_invoices_count_and_building_again_changes_nothing(
 ):
     other = make_contract(new_customer(), start=MARCH, stakes=[(cluster, 1)])
     run_day(JULY)  # issued, unpaid: not in the statement
-    [first] = services.payouts_build(month=this_month())
-    [again] = services.payouts_build(month=this_month())
+    [first] = statements.payouts_build(month=this_month())
+    [again] = statements.payouts_build(month=this_month())
     assert first.pk == again.pk
     assert again.lines.count() == 1
     assert not again.lines.filter(contract=other).exists()
@@ -109,19 +112,19 @@ def test_only_paid_invoices_count_and_building_again_changes_nothing(
 
 
 def test_a_closed_statement_is_final(provider, cluster, paid_july, run_day, staff_user):
-    [statement] = services.payouts_build(month=this_month())
-    closed = services.payout_close(statement=statement, by=staff_user)
+    [statement] = statements.payouts_build(month=this_month())
+    closed = statements.payout_close(statement=statement, by=staff_user)
     assert closed.status == "closed" and closed.closed_at is not None
 
     late = make_contract(new_customer(), start=MARCH, stakes=[(cluster, 1)])
     run_day(MARCH)
     pay(Invoice.objects.get(contract=late))
-    assert services.payouts_build(month=this_month()) == []
+    assert statements.payouts_build(month=this_month()) == []
     closed.refresh_from_db()
     assert closed.net == Decimal("89768.47") and closed.lines.count() == 1
     with pytest.raises(InvalidPayoutTransition):
-        services.payout_close(statement=closed, by=staff_user)
-    paid_out = services.payout_transition(statement=closed, to="paid", actor=staff_user)
+        statements.payout_close(statement=closed, by=staff_user)
+    paid_out = statements.payout_transition(statement=closed, to="paid", actor=staff_user)
     assert paid_out.status == "paid"
     assert [
         (e.from_status, e.to_status)
@@ -133,10 +136,10 @@ def test_a_credit_note_after_payment_comes_off_the_providers_statement(
     provider, paid_july, staff_user
 ):
     _, july = paid_july
-    services.credit_note_issue(
+    credit_notes.credit_note_issue(
         invoice=july, amount=Decimal("1000.00"), reason="Goodwill", by=staff_user
     )
-    [statement] = services.payouts_build(month=this_month())
+    [statement] = statements.payouts_build(month=this_month())
     refund = statement.lines.get(gross__lt=0)
     assert (refund.gross, refund.commission, refund.net) == (
         Decimal("-1000.00"),
@@ -150,7 +153,7 @@ def test_a_credit_note_after_payment_comes_off_the_providers_statement(
 def test_the_run_on_the_1st_builds_the_previous_months_statements(run_day, monkeypatch):
     months = []
     monkeypatch.setattr(
-        services, "payouts_build", lambda *, month, actor_label="": months.append(month) or []
+        daily, "payouts_build", lambda *, month, actor_label="": months.append(month) or []
     )
     run_day(date(2027, 5, 2))
     run_day(date(2027, 5, 1))
@@ -159,7 +162,7 @@ def test_the_run_on_the_1st_builds_the_previous_months_statements(run_day, monke
 
 # --- API ------------------------------------------------------------------------------------
 def test_providers_see_their_own_statements_only(provider, paid_july, staff_client, customer):
-    [statement] = services.payouts_build(month=this_month())
+    [statement] = statements.payouts_build(month=this_month())
     mine = client_for(member_of(provider))
     response = mine.get("/api/v1/payouts/")
     assert response.status_code == 200
@@ -182,7 +185,7 @@ def test_providers_see_their_own_statements_only(provider, paid_july, staff_clie
 
 
 def test_statement_totals_are_the_sum_of_their_lines(provider, paid_july):
-    [statement] = services.payouts_build(month=this_month())
+    [statement] = statements.payouts_build(month=this_month())
     lines = list(statement.lines.all())
     for name in ("gross", "commission", "sla_withheld", "net"):
         assert sum((getattr(line, name) for line in lines), ZERO) == getattr(statement, name)

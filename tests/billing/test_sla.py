@@ -1,4 +1,4 @@
-"""SLA credits: hours beyond the cluster's monthly allowance, proportional share, capped."""
+"""SLA credits: hours beyond the allowance of a contract month, proportional share, capped."""
 
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -9,18 +9,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from accounts.money import ZERO
-from billing.sla import (
+from billing.credits.sla import (
     ContractStake,
     OutageSpan,
-    month_bounds,
     sla_allowance_seconds,
     sla_credit,
-    sla_credits_for_month,
+    sla_credits_for_period,
 )
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-JUNE = month_bounds(2027, 6, SHANGHAI)  # 30 days: 720 h; 99.9 % allows 0.72 h = 2,592 s
-JULY = month_bounds(2027, 7, SHANGHAI)  # 31 days: 744 h
+# Contract months from the 1st (any [start, end) window works the same).
+JUNE = (datetime(2027, 6, 1, tzinfo=SHANGHAI), datetime(2027, 7, 1, tzinfo=SHANGHAI))  # 720 h
+JULY = (datetime(2027, 7, 1, tzinfo=SHANGHAI), datetime(2027, 8, 1, tzinfo=SHANGHAI))  # 744 h
+# 99.9 % of June's 720 h allows 0.72 h = 2,592 s.
 A800_P = Decimal("4.992")
 PRICE_PER_P_YEAR = Decimal("120000")
 TWO_SERVERS_MONTH = Decimal("99840.00")  # 2 x 599,040 / 12
@@ -42,28 +43,24 @@ def stake(
     )
 
 
-def june_credits(outages, *, contract=None, month_charge=TWO_SERVERS_MONTH, uptime="99.9"):
-    return sla_credits_for_month(
+def june_credits(
+    outages, *, contract=None, period_charge=TWO_SERVERS_MONTH, uptime="99.9", credited=None
+):
+    return sla_credits_for_period(
         outages,
-        month_start=JUNE[0],
-        month_end=JUNE[1],
+        period_start=JUNE[0],
+        period_end=JUNE[1],
         sla_uptime_percent=Decimal(uptime),
         cluster_server_count=10,
         contract=contract or stake(),
-        month_charge=month_charge,
-    )
-
-
-def test_month_bounds_are_the_first_instants_of_the_month_and_the_next():
-    assert month_bounds(2027, 12, SHANGHAI) == (
-        datetime(2027, 12, 1, tzinfo=SHANGHAI),
-        datetime(2028, 1, 1, tzinfo=SHANGHAI),
+        period_charge=period_charge,
+        credited=credited,
     )
 
 
 def test_allowance_of_a_30_day_month_at_99_9_percent_is_0_72_hours():
     allowance = sla_allowance_seconds(
-        month_start=JUNE[0], month_end=JUNE[1], sla_uptime_percent=Decimal("99.9")
+        period_start=JUNE[0], period_end=JUNE[1], sla_uptime_percent=Decimal("99.9")
     )
     assert allowance == Decimal("2592")  # 0.72 h
 
@@ -81,12 +78,12 @@ def test_outage_beyond_the_allowance_is_credited_for_the_excess_hours():
     # 4.992 P x 120,000 / 8,760 h x 2.28 h = 599,040 x 2.28 / 8,760 = 155.9145... -> 155.91
     credit = sla_credit(
         OutageSpan(at(6, 3, 10), at(6, 3, 13), servers_affected=5, reference="outage-1"),
-        month_start=JUNE[0],
-        month_end=JUNE[1],
+        period_start=JUNE[0],
+        period_end=JUNE[1],
         sla_uptime_percent=Decimal("99.9"),
         cluster_server_count=10,
         contract=stake(),
-        month_charge=TWO_SERVERS_MONTH,
+        period_charge=TWO_SERVERS_MONTH,
     )
 
     assert credit.outage.reference == "outage-1"
@@ -134,14 +131,14 @@ def test_outage_spanning_a_month_boundary_is_split_between_the_months():
     outage = OutageSpan(at(6, 30, 22), at(7, 1, 4), servers_affected=5)
 
     [june] = june_credits([outage])
-    [july] = sla_credits_for_month(
+    [july] = sla_credits_for_period(
         [outage],
-        month_start=JULY[0],
-        month_end=JULY[1],
+        period_start=JULY[0],
+        period_end=JULY[1],
         sla_uptime_percent=Decimal("99.9"),
         cluster_server_count=10,
         contract=stake(),
-        month_charge=TWO_SERVERS_MONTH,
+        period_charge=TWO_SERVERS_MONTH,
     )
 
     assert june.downtime_hours == Decimal(2)
@@ -170,19 +167,19 @@ def test_outage_outside_the_month_earns_nothing_this_month():
     assert credit.amount == ZERO
 
 
-def test_credit_is_capped_at_the_month_charge():
+def test_credit_is_capped_at_the_period_charge():
     # The whole of July down on every server: 743.256 h beyond the allowance x 1,198,080 / 8,760
     # = 101,652.98 for a month charged 99,840.00 (a 31-day month is more than 1/12 of 365 days).
     outage = OutageSpan(JULY[0], JULY[1], servers_affected=10)
 
-    [credit] = sla_credits_for_month(
+    [credit] = sla_credits_for_period(
         [outage],
-        month_start=JULY[0],
-        month_end=JULY[1],
+        period_start=JULY[0],
+        period_end=JULY[1],
         sla_uptime_percent=Decimal("99.9"),
         cluster_server_count=10,
         contract=stake(),
-        month_charge=TWO_SERVERS_MONTH,
+        period_charge=TWO_SERVERS_MONTH,
     )
 
     assert credit.computed_amount == Decimal("101652.98")
@@ -193,10 +190,21 @@ def test_cap_is_shared_by_the_month_outages_in_time_order():
     first = OutageSpan(at(6, 3, 10), at(6, 3, 13), servers_affected=5)  # 155.91 uncapped
     second = OutageSpan(at(6, 10, 10), at(6, 10, 13), servers_affected=5)  # 3 h: 205.15
 
-    credits = june_credits([second, first], month_charge=Decimal("200.00"))
+    credits = june_credits([second, first], period_charge=Decimal("200.00"))
 
     assert [c.computed_amount for c in credits] == [Decimal("205.15"), Decimal("155.91")]
     assert [c.amount for c in credits] == [Decimal("44.09"), Decimal("155.91")]
+
+
+def test_outages_credited_before_are_not_credited_again_and_use_the_cap_first():
+    first = OutageSpan(at(6, 3, 10), at(6, 3, 13), servers_affected=5, reference="1")
+    second = OutageSpan(at(6, 10, 10), at(6, 10, 13), servers_affected=5, reference="2")
+
+    credits = june_credits(
+        [first, second], period_charge=Decimal("200.00"), credited={"1": Decimal("155.91")}
+    )
+
+    assert [c.amount for c in credits] == [ZERO, Decimal("44.09")]
 
 
 def test_full_uptime_sla_credits_every_second():
@@ -241,7 +249,7 @@ def test_credits_never_exceed_the_charge_or_the_excess_downtime(starts, lengths,
         for s, length, n in zip(starts, lengths, affected, strict=False)
     ]
 
-    credits = june_credits(outages, month_charge=charge)
+    credits = june_credits(outages, period_charge=charge)
 
     assert sum((c.amount for c in credits), ZERO) <= charge
     assert all(ZERO <= c.amount <= c.computed_amount for c in credits)

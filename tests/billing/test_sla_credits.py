@@ -70,7 +70,8 @@ def test_hours_beyond_the_allowance_are_credited_on_the_next_invoice(contract, c
     assert july.total == TWO_SERVERS_MONTH - Decimal("87.53")
     assert july.subtotal + july.tax == july.total
     line = july.lines.get(kind="sla_credit")
-    assert "1.28 h beyond the 99.9% monthly allowance" in line.description
+    assert "1.28 h beyond the 99.9% allowance of the contract month" in line.description
+    assert (line.period_start, line.period_end) == (date(2027, 6, 10), date(2027, 6, 11))
     [credit] = SlaCredit.objects.all()
     assert (credit.contract, credit.outage, credit.amount) == (contract, down, Decimal("87.53"))
     assert credit.credited_hours == Decimal("1.2800")

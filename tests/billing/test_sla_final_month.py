@@ -1,4 +1,4 @@
-"""SLA credits of a contract's last month: no next invoice carries them, so once the month is
+"""SLA credits of a contract's last month: no next invoice carries them, so once its service is
 over the daily run credits them by a credit note on the contract's last invoice, and the
 provider's payout withholds them in the month the credit note is issued.
 
@@ -15,8 +15,10 @@ import pytest
 from django.utils import timezone
 
 from accounts.money import ZERO
-from billing import services
+from billing.credits import sla_credits
+from billing.ledger import invoices as ledger
 from billing.models import BalanceEntry, CreditNote, Invoice, SlaCredit
+from billing.payouts import statements
 from inventory.models import Outage
 from tests.billing.conftest import make_contract
 
@@ -65,7 +67,7 @@ def test_an_outage_in_the_last_month_is_credited_by_a_credit_note(contract, clus
     assert note.invoice == june
     assert note.amount == CREDIT
     assert note.net + note.tax == note.amount
-    assert "1.28 h beyond the 99.9% monthly allowance" in note.reason
+    assert "1.28 h beyond the 99.9% allowance of the contract month" in note.reason
     [credit] = SlaCredit.objects.all()
     assert (credit.contract, credit.outage, credit.amount) == (contract, down, CREDIT)
     assert credit.credited_hours == Decimal("1.2800")
@@ -84,7 +86,7 @@ def test_running_the_day_again_creates_nothing_new(contract, cluster, run_day):
     run_day(JULY)
     run_day(JULY)
     run_day(AUGUST)
-    assert services.sla_final_credits_settle(today=AUGUST) == 0
+    assert sla_credits.sla_final_credits_settle(today=AUGUST) == 0
     assert CreditNote.objects.count() == 1
     assert SlaCredit.objects.count() == 1
     assert june_invoice(contract).amount_due == TWO_SERVERS_MONTH - CREDIT
@@ -108,7 +110,7 @@ def test_a_paid_last_invoice_credits_the_customers_balance(customer, contract, c
     outage(cluster, at(6, 10, 8), at(6, 10, 10), servers=5)
     run_day(JUNE)
     june = june_invoice(contract)
-    services.invoice_apply_payment(invoice=june, amount=june.total, actor_label="test")
+    ledger.invoice_apply_payment(invoice=june, amount=june.total, actor_label="test")
     run_day(JULY)
     [note] = CreditNote.objects.all()
     assert note.amount == CREDIT
@@ -131,12 +133,12 @@ def test_the_providers_payout_withholds_the_credit_note(provider, contract, clus
     run_day(JUNE)
     run_day(JULY)
     june = june_invoice(contract)
-    services.invoice_apply_payment(invoice=june, amount=june.amount_due, actor_label="test")
+    ledger.invoice_apply_payment(invoice=june, amount=june.amount_due, actor_label="test")
     june.refresh_from_db()
     assert june.status == "paid"
 
     # Payments and credit notes are dated when recorded: the statement of this month.
-    [statement] = services.payouts_build(month=timezone.localdate().replace(day=1))
+    [statement] = statements.payouts_build(month=timezone.localdate().replace(day=1))
 
     assert statement.provider == provider
     assert statement.gross == TWO_SERVERS_MONTH  # the credit note is withheld, not refunded
@@ -160,15 +162,16 @@ def test_a_terminated_contracts_last_month_is_credited_too(customer, cluster, st
     market.contract_terminate(
         contract=contract, by=staff_user, reason="Customer asked", effective_date=date(2027, 6, 16)
     )
-    run_day(date(2027, 6, 17))  # the unserved half of June is credited
-    [termination] = CreditNote.objects.all()
+    run_day(date(2027, 6, 17))  # service is over: the unserved half of June and the outage
+    termination = CreditNote.objects.get(sla_credits__isnull=True)
     assert termination.amount == TWO_SERVERS_MONTH / 2
+    note = CreditNote.objects.exclude(pk=termination.pk).get()
+    assert note.invoice == june_invoice(contract)
+    # The served part of the last contract month, 1-16 June (360 h), allows 0.36 h: 1.64 h
+    # beyond it, x 68.38356... = 112.147... -> CNY 112.15.
+    assert note.amount == Decimal("112.15")
+    assert SlaCredit.objects.get().credit_note == note
 
     run_day(JULY)
     run_day(AUGUST)  # neither settlement is repeated
-
-    note = CreditNote.objects.exclude(pk=termination.pk).get()
-    assert note.invoice == june_invoice(contract)
-    assert note.amount == CREDIT
-    assert SlaCredit.objects.get().credit_note == note
-    assert june_invoice(contract).amount_due == TWO_SERVERS_MONTH / 2 - CREDIT
+    assert CreditNote.objects.count() == 2

@@ -16,8 +16,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from billing import payments
-from billing.gateways import (
+from billing.models import BillingEvent, InvoiceStatus, Payment, PaymentStatus
+from billing.payments import charges, refunds, transfers
+from billing.payments import errors as payment_errors
+from billing.payments.gateways import (
     BankTransferGateway,
     ChargeOutcome,
     GatewayError,
@@ -25,9 +27,8 @@ from billing.gateways import (
     card_gateway,
     get_gateway,
 )
-from billing.gateways.stripe_gateway import from_fen, to_fen
-from billing.models import BillingEvent, InvoiceStatus, Payment, PaymentStatus
-from billing.payment_tasks import PaymentOutcomeUnknown, charge_invoice
+from billing.payments.gateways.stripe_gateway import from_fen, to_fen
+from billing.tasks.payments import PaymentOutcomeUnknown, charge_invoice
 from tests.billing.test_payments import (
     ISSUED,
     card_account,
@@ -52,7 +53,7 @@ def card(customer_org, stripe_on):
 
 
 def charge(invoice, **kwargs):
-    return payments.payment_charge(invoice=invoice, actor_label="test", **kwargs)
+    return charges.payment_charge(invoice=invoice, actor_label="test", **kwargs)
 
 
 # --- money and gateway choice ------------------------------------------------------------------
@@ -79,7 +80,7 @@ def test_gateway_is_stripe_with_a_key_and_bank_transfer_without(settings, stripe
 
 
 def test_without_stripe_card_payments_are_unavailable(customer_org, invoice, stripe_off):
-    with pytest.raises(payments.CardPaymentsUnavailable):
+    with pytest.raises(payment_errors.CardPaymentsUnavailable):
         charge(invoice)
 
 
@@ -150,10 +151,10 @@ def test_5xx_and_429_leave_the_payment_unknown_and_reconciliation_charges_once(
 
     assert payment.status == PaymentStatus.UNKNOWN
     assert sent_emails == []  # nothing was declined
-    with pytest.raises(payments.PaymentInFlight):  # no new attempt while the outcome is open
+    with pytest.raises(payment_errors.PaymentInFlight):  # no new attempt while the outcome is open
         charge(invoice)
 
-    result = payments.reconcile_unknown(older_than_seconds=0)
+    result = charges.reconcile_unknown(older_than_seconds=0)
 
     assert result == {"checked": 1, "succeeded": 1, "failed": 0, "unknown": 0}
     payment.refresh_from_db()
@@ -178,11 +179,11 @@ def test_timeout_after_the_charge_then_reconciliation_never_charges_twice(invoic
     assert stripe_on.charges_count() == 1  # ... although the money moved
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.OPEN
-    with pytest.raises(payments.PaymentInFlight):
+    with pytest.raises(payment_errors.PaymentInFlight):
         charge(invoice)
 
-    payments.reconcile_unknown(older_than_seconds=0)
-    payments.reconcile_unknown(older_than_seconds=0)  # a second run finds nothing to do
+    charges.reconcile_unknown(older_than_seconds=0)
+    charges.reconcile_unknown(older_than_seconds=0)  # a second run finds nothing to do
 
     payment.refresh_from_db()
     invoice.refresh_from_db()
@@ -202,7 +203,7 @@ def test_timeout_before_the_charge_is_settled_by_one_charge_on_reconciliation(
     payment = charge(invoice)
     assert (payment.status, stripe_on.charges_count()) == ("unknown", 0)
 
-    payments.reconcile_unknown(older_than_seconds=0)
+    charges.reconcile_unknown(older_than_seconds=0)
 
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.SUCCEEDED
@@ -213,7 +214,7 @@ def test_reconciliation_leaves_recent_payments_to_the_charge_in_progress(invoice
     stripe_on.fail_next("timeout_after_charge")
     charge(invoice)
 
-    assert payments.reconcile_unknown()["checked"] == 0  # younger than RECONCILE_AFTER_SECONDS
+    assert charges.reconcile_unknown()["checked"] == 0  # younger than RECONCILE_AFTER_SECONDS
     assert len(intent_creates(stripe_on)) == 1
 
 
@@ -232,11 +233,11 @@ def test_reconciliation_reads_a_known_payment_intent(invoice, card, stripe_on):
     )
     Payment.objects.filter(pk=payment.pk).update(updated_at=timezone.now() - timedelta(hours=1))
 
-    assert payments.reconcile_unknown()["unknown"] == 1  # requires_confirmation: not settled
+    assert charges.reconcile_unknown()["unknown"] == 1  # requires_confirmation: not settled
     assert stripe_on.requests[-1].method == "GET"
     stripe_on.client().v1.payment_intents.confirm(intent.id)
 
-    assert payments.reconcile_unknown(older_than_seconds=0)["succeeded"] == 1
+    assert charges.reconcile_unknown(older_than_seconds=0)["succeeded"] == 1
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.PAID
 
@@ -247,7 +248,7 @@ def test_past_stripes_key_window_reconciliation_does_not_resend(invoice, card, s
     Payment.objects.filter(pk=payment.pk).update(created_at=timezone.now() - timedelta(days=2))
     sent = len(stripe_on.requests)
 
-    payments.reconcile_unknown(older_than_seconds=0)
+    charges.reconcile_unknown(older_than_seconds=0)
 
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.UNKNOWN
@@ -261,10 +262,10 @@ def test_an_unknown_charge_is_not_resent_once_the_invoice_is_paid_otherwise(
 ):
     stripe_on.fail_next("timeout_before_effect", path="/v1/payment_intents")
     payment = charge(invoice)
-    payments.bank_transfer_record(invoice=invoice, amount=invoice.total, reference="BANK-7")
+    transfers.bank_transfer_record(invoice=invoice, amount=invoice.total, reference="BANK-7")
     sent = len(stripe_on.requests)
 
-    payments.reconcile_unknown(older_than_seconds=0)
+    charges.reconcile_unknown(older_than_seconds=0)
 
     payment.refresh_from_db()
     assert (payment.status, payment.failure_code) == ("unknown", "needs_manual_reconciliation")
@@ -331,7 +332,7 @@ def test_a_second_attempt_while_one_is_in_flight_is_refused(invoice, card, strip
         invoice=invoice, gateway="stripe", amount=invoice.total, idempotency_key="in-flight"
     )
 
-    with pytest.raises(payments.PaymentInFlight):
+    with pytest.raises(payment_errors.PaymentInFlight):
         charge(invoice)
 
     assert intent_creates(stripe_on) == []
@@ -342,7 +343,7 @@ def test_an_already_paid_invoice_is_never_charged(contract, card, stripe_on):
     settled = make_invoice(contract, amount_paid="1060.00")  # open, but nothing due
 
     for covered in (paid, settled):
-        with pytest.raises(payments.InvoiceAlreadyPaid):
+        with pytest.raises(payment_errors.InvoiceAlreadyPaid):
             charge(covered)
 
     assert intent_creates(stripe_on) == []
@@ -350,7 +351,7 @@ def test_an_already_paid_invoice_is_never_charged(contract, card, stripe_on):
 
 def test_draft_and_void_invoices_are_not_charged(contract, card, stripe_on):
     for status in (InvoiceStatus.DRAFT, InvoiceStatus.VOID):
-        with pytest.raises(payments.InvoiceNotPayable):
+        with pytest.raises(payment_errors.InvoiceNotPayable):
             charge(make_invoice(contract, status=status))
     assert intent_creates(stripe_on) == []
 
@@ -381,25 +382,25 @@ def test_partial_payment_is_charged_for_what_is_still_due(contract, card, stripe
 def test_refunds_go_through_stripe_once_per_amount(invoice, card, stripe_on):
     payment = charge(invoice)
 
-    payments.payment_refund(payment=payment, amount=Decimal("60.00"))
+    refunds.payment_refund(payment=payment, amount=Decimal("60.00"))
     payment.refresh_from_db()
     assert (payment.status, payment.amount_refunded) == ("succeeded", Decimal("60.00"))
 
-    payments.payment_refund(payment=payment, amount=Decimal("1000.00"))
+    refunds.payment_refund(payment=payment, amount=Decimal("1000.00"))
     payment.refresh_from_db()
     assert (payment.status, payment.amount_refunded) == ("refunded", Decimal("1060.00"))
     assert [r["amount"] for r in stripe_on.refunds.values()] == [6000, 100000]
-    with pytest.raises(payments.PaymentNotRefundable):
-        payments.payment_refund(payment=payment, amount=Decimal("1.00"))
+    with pytest.raises(payment_errors.PaymentNotRefundable):
+        refunds.payment_refund(payment=payment, amount=Decimal("1.00"))
 
 
 def test_refund_retry_after_a_lost_answer_replays_the_same_refund(invoice, card, stripe_on):
     payment = charge(invoice)
     stripe_on.fail_next("timeout_after_effect", path="/v1/refunds")
 
-    with pytest.raises(payments.GatewayFailed):
-        payments.payment_refund(payment=payment, amount=Decimal("100.00"))
-    payments.payment_refund(payment=payment, amount=Decimal("100.00"))
+    with pytest.raises(payment_errors.GatewayFailed):
+        refunds.payment_refund(payment=payment, amount=Decimal("100.00"))
+    refunds.payment_refund(payment=payment, amount=Decimal("100.00"))
 
     assert len(stripe_on.refunds) == 1
     payment.refresh_from_db()
@@ -407,7 +408,7 @@ def test_refund_retry_after_a_lost_answer_replays_the_same_refund(invoice, card,
 
 
 def test_a_charge_result_maps_stripe_statuses():
-    from billing.gateways.stripe_gateway import _from_intent
+    from billing.payments.gateways.stripe_gateway import _from_intent
 
     class Intent(dict):
         id = "pi_1"

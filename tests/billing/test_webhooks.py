@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from billing import payments
+from billing.ledger import balance
 from billing.models import (
     BillingAccount,
     BillingEvent,
@@ -19,6 +19,7 @@ from billing.models import (
     PaymentStatus,
     WebhookEvent,
 )
+from billing.payments import cards, charges, outcomes, transfers, webhooks
 from tests.billing.test_payments import (
     WEBHOOK_SECRET,
     card_account,
@@ -204,13 +205,13 @@ def test_success_after_failure_records_the_money(api_client, pending, invoice, s
 def test_success_for_an_invoice_paid_meanwhile_goes_to_the_balance(
     api_client, pending, invoice, customer_org
 ):
-    payments.bank_transfer_record(invoice=invoice, amount=invoice.total, reference="BANK-1")
+    transfers.bank_transfer_record(invoice=invoice, amount=invoice.total, reference="BANK-1")
 
     deliver(api_client, succeeded(pending))
 
     pending.refresh_from_db()
     assert pending.status == PaymentStatus.SUCCEEDED
-    assert payments.services.customer_balance(organization=customer_org) == invoice.total
+    assert balance.customer_balance(organization=customer_org) == invoice.total
 
 
 def test_a_payment_failed_event_fails_a_pending_payment_and_emails(
@@ -252,19 +253,19 @@ def test_a_handler_failure_answers_500_and_the_redelivery_processes_it(
     api_client, pending, invoice, monkeypatch
 ):
     event = succeeded(pending)
-    real = payments.payment_apply_outcome
+    real = outcomes.payment_apply_outcome
 
     def broken(**kwargs):
         raise RuntimeError("database hiccup")
 
-    monkeypatch.setattr(payments, "payment_apply_outcome", broken)
+    monkeypatch.setattr(webhooks, "payment_apply_outcome", broken)
     assert deliver(api_client, event).status_code == 500
     stored = WebhookEvent.objects.get()
     assert stored.processed_at is None and "database hiccup" in stored.error
     pending.refresh_from_db()
     assert pending.status == PaymentStatus.PENDING
 
-    monkeypatch.setattr(payments, "payment_apply_outcome", real)
+    monkeypatch.setattr(webhooks, "payment_apply_outcome", real)
     response = deliver(api_client, event)
 
     assert response.json() == {"event": event["id"], "duplicate": False}
@@ -282,12 +283,12 @@ def test_the_success_event_settles_a_charge_whose_answer_timed_out(
 ):
     card_account(customer_org, stripe_on)
     stripe_on.fail_next("timeout_after_charge")
-    payment = payments.payment_charge(invoice=invoice)
+    payment = charges.payment_charge(invoice=invoice)
     assert payment.status == PaymentStatus.UNKNOWN
     [event] = [e for e in stripe_on.events if e["type"] == "payment_intent.succeeded"]
 
     deliver(api_client, event)
-    payments.reconcile_unknown(older_than_seconds=0)  # finds nothing left to settle
+    charges.reconcile_unknown(older_than_seconds=0)  # finds nothing left to settle
 
     payment.refresh_from_db()
     invoice.refresh_from_db()
@@ -300,7 +301,7 @@ def test_refund_events_raise_the_refunded_amount_and_never_lower_it(
     api_client, customer_org, invoice, stripe_on
 ):
     card_account(customer_org, stripe_on)
-    payment = payments.payment_charge(invoice=invoice)
+    payment = charges.payment_charge(invoice=invoice)
     client = stripe_on.client()
     client.v1.refunds.create(params={"payment_intent": payment.external_id, "amount": 6000})
     partial_event = stripe_on.events[-1]
@@ -318,11 +319,11 @@ def test_refund_events_raise_the_refunded_amount_and_never_lower_it(
 def test_a_confirmed_setup_intent_saves_the_card_on_file(
     api_client, customer_org, invoice, stripe_on
 ):
-    setup = payments.card_setup_start(organization=customer_org)
+    setup = cards.card_setup_start(organization=customer_org)
     assert setup.client_secret.startswith(setup.external_id)
     account = BillingAccount.objects.get(organization=customer_org)
     assert account.stripe_customer_id.startswith("cus_")
-    assert payments.card_setup_start(organization=customer_org)  # the customer is reused
+    assert cards.card_setup_start(organization=customer_org)  # the customer is reused
     assert len(stripe_on.customers) == 1
     # The browser confirms the setup with Stripe.js; Stripe then posts the event.
     stripe_on.client().v1.setup_intents.confirm(
@@ -335,4 +336,4 @@ def test_a_confirmed_setup_intent_saves_the_card_on_file(
     account.refresh_from_db()
     assert account.payment_method == "stripe_card"
     assert account.stripe_payment_method_id == event["data"]["object"]["payment_method"]
-    assert payments.payment_charge(invoice=invoice).status == PaymentStatus.SUCCEEDED
+    assert charges.payment_charge(invoice=invoice).status == PaymentStatus.SUCCEEDED

@@ -1,13 +1,21 @@
 """Quote price maths: annual and term totals to the fen, blended rate, tax split. Pure."""
 
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accounts.money import quantize_money
-from marketplace.pricing import PricedLine, QuotePrice, price_quote
+from marketplace.pricing import (
+    PricedLine,
+    QuotePrice,
+    exact_annual_price,
+    monthly_price,
+    price_quote,
+    term_price,
+)
 
 VAT = Decimal("0.06")
 A800_SERVER = PricedLine(
@@ -37,6 +45,22 @@ def test_term_total_is_the_annual_price_times_months_over_twelve():
     )
 
 
+def test_the_term_total_is_rounded_once_from_the_exact_price():
+    # 60 months of one A800 server at 120,000.000801: 599,040.003998592 a year.
+    line = PricedLine(
+        cluster_id=1, servers=1, p=Decimal("4.992"), price_per_p_year=Decimal("120000.000801")
+    )
+    price = price_quote([line], term_months=60, vat_rate=VAT)
+    assert price.annual_price == Decimal("599040.00")  # shown only
+    assert price.total_price == Decimal("2995200.02")  # not 599,040.00 x 5
+    assert monthly_price(Decimal("4.992") * Decimal("120000.000801")) == Decimal("49920.00")
+
+
+def test_term_price_refuses_a_negative_term():
+    with pytest.raises(ValueError):
+        term_price(Decimal("1"), -1)
+
+
 def test_two_clusters_at_different_prices_blend_to_a_p_weighted_rate():
     lines = [
         PricedLine(
@@ -52,7 +76,7 @@ def test_two_clusters_at_different_prices_blend_to_a_p_weighted_rate():
     assert price.annual_price == Decimal("3746175.92")
     # 3,746,175.916 / 30.808 = 121,597.5044144...
     assert price.price_per_p_year == Decimal("121597.504414")
-    # 3,746,175.92 x 5 / 12 = 1,560,906.6333... -> .63
+    # 3,746,175.916 x 5 / 12 = 1,560,906.6316... -> .63
     assert price.total_price == Decimal("1560906.63")
     assert price.net + price.tax == price.total_price
     assert price.net == quantize_money(price.total_price / Decimal("1.06"))
@@ -107,14 +131,18 @@ lines_strategy = st.lists(
     term_months=st.integers(1, 120),
     vat_rate=st.sampled_from([Decimal("0.06"), Decimal("0.13"), Decimal("0")]),
 )
-def test_total_is_the_rounded_annual_price_pro_rata_and_net_plus_tax_is_total(
+def test_total_is_the_exact_price_pro_rata_rounded_once_and_net_plus_tax_is_total(
     lines, term_months, vat_rate
 ):
     price = price_quote(lines, term_months=term_months, vat_rate=vat_rate)
-    assert price.annual_price == quantize_money(
-        sum(line.p * line.price_per_p_year for line in lines)
+    exact = sum(Fraction(line.p) * Fraction(line.price_per_p_year) for line in lines)
+    assert price.annual_price == quantize_money(Decimal(exact.numerator) / exact.denominator)
+    total = exact * term_months / 12  # rounded once, half-up, from the exact fraction
+    fen = total * 100
+    assert price.total_price == Decimal(int(fen + Fraction(1, 2))) / 100
+    assert price.total_price == term_price(
+        exact_annual_price((line.p, line.price_per_p_year) for line in lines), term_months
     )
-    assert price.total_price == quantize_money(price.annual_price * term_months / 12)
     assert price.net + price.tax == price.total_price
     assert price.total_p == sum(line.p for line in lines)
     assert (

@@ -1,7 +1,8 @@
 """`manage.py run_billing [--date YYYY-MM-DD]`: run a day's billing now, synchronously.
 
-Exactly the steps the daily Celery job runs (``billing.tasks.day_steps``), for any day, past or
-future: issuing for a future day issues everything due by then. Safe to repeat.
+Exactly the steps the daily Celery job runs, in its order (``billing.tasks.daily.day_plan``),
+for any day, past or future: issuing for a future day issues everything due by then. Safe to
+repeat.
 """
 
 from datetime import date
@@ -9,7 +10,7 @@ from datetime import date
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from billing.tasks import run_day_now
+from billing.tasks.daily import run_day_now
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand
 from django.test.utils import override_settings
 
 from accounts.demo import DEMO_LOGINS, seed_accounts
-from billing.demo import seed_billing
+from billing.demo import seed_billing, seed_mid_month_contract
 from inventory.demo import seed_inventory
 from marketplace.demo import seed_market
 
@@ -25,11 +25,13 @@ class Command(BaseCommand):
         accounts = seed_accounts()
         inventory = seed_inventory(accounts)
         market = seed_market(accounts)
-        billing = seed_billing(market.contracts)
+        mid_month = seed_mid_month_contract(accounts)
+        contracts = [*market.contracts, *([mid_month] if mid_month else [])]
+        billing = seed_billing(contracts)
         self.stdout.write(
             f"Clusters: {len(inventory.clusters)} listed or drafted by {accounts.provider}."
         )
-        for contract in market.contracts:
+        for contract in contracts:
             self.stdout.write(
                 f"Contract {contract.pk}: {contract.total_p.normalize()} P, "
                 f"{contract.start_date} to {contract.end_date}, CNY {contract.total_price:,} "

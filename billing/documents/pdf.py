@@ -1,6 +1,5 @@
-"""Invoice documents: the PDF customers download and the CSV admins export.
-
-No queries here: callers pass invoices with their customer, lines and credit notes loaded.
+"""The invoice PDF customers download (A4). No queries: callers pass invoices with their
+customer, lines and credit notes loaded.
 
 PDF: A4, reportlab's canvas. Chinese text uses the built-in CID font ``STSong-Light`` (no font
 file needed); Latin text and figures use Helvetica, so numbers are plain text in the page
@@ -9,9 +8,7 @@ content (and searchable). Pages are not compressed, which keeps them easy to che
 
 from __future__ import annotations
 
-import csv
 import io
-from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from decimal import Decimal
 
@@ -186,77 +183,3 @@ def invoice_pdf(invoice: Invoice) -> bytes:
     pdf.showPage()
     pdf.save()
     return buffer.getvalue()
-
-
-CSV_HEADER = [
-    "number",
-    "status",
-    "customer",
-    "customer_id",
-    "contract",
-    "period_start",
-    "period_end",
-    "issue_date",
-    "due_date",
-    "currency",
-    "subtotal",
-    "tax",
-    "total",
-    "amount_paid",
-    "amount_due",
-]
-
-
-def _cell(value) -> str:
-    """A CSV cell; text that a spreadsheet would run as a formula is defused with a quote."""
-    text = "" if value is None else str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(text):
-        return "'" + text
-    return text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        Decimal(text)
-    except ArithmeticError:
-        return False
-    return True
-
-
-def invoice_csv_row(invoice: Invoice) -> list[str]:
-    return [
-        _cell(value)
-        for value in (
-            invoice.number,
-            invoice.status,
-            invoice.customer.name,
-            invoice.customer_id,
-            invoice.contract_id,
-            invoice.period_start,
-            invoice.period_end,
-            invoice.issue_date,
-            invoice.due_date,
-            invoice.currency,
-            invoice.subtotal,
-            invoice.tax,
-            invoice.total,
-            invoice.amount_paid,
-            invoice.amount_due,
-        )
-    ]
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def invoices_csv(invoices: Iterable[Invoice]) -> Iterator[str]:
-    """CSV text, one row at a time (for a streaming response): a header, then the invoices.
-
-    Starts with a byte-order mark so spreadsheet programs read the Chinese names as UTF-8.
-    """
-    writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow(CSV_HEADER)
-    for invoice in invoices:
-        yield writer.writerow(invoice_csv_row(invoice))

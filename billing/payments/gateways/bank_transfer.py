@@ -1,5 +1,5 @@
 """The offline gateway, the embedded default: customers pay by bank transfer (common for Chinese
-enterprises) and an admin records what arrived (``billing.payments.bank_transfer_record``).
+enterprises) and an admin records what arrived (``payments.transfers.bank_transfer_record``).
 Nothing is ever charged, so the charge side of the interface refuses."""
 
 from __future__ import annotations
@@ -7,14 +7,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from billing.gateways.base import (
+from billing.models import Gateway, PaymentStatus
+from billing.payments.gateways.base import (
     ChargeOutcome,
     ChargeResult,
     GatewayError,
     RefundResult,
     SetupResult,
 )
-from billing.models import Gateway, PaymentStatus
 
 if TYPE_CHECKING:
     from billing.models import BillingAccount, Payment

@@ -11,8 +11,9 @@ from datetime import date
 from celery import shared_task
 from django.utils import timezone
 
-from billing import payments
+from billing import dispatch
 from billing.models import IN_FLIGHT
+from billing.payments.charges import RECONCILE_AFTER_SECONDS, invoice_collect, reconcile_unknown
 
 
 class PaymentOutcomeUnknown(Exception):
@@ -21,7 +22,7 @@ class PaymentOutcomeUnknown(Exception):
 
 @shared_task(
     bind=True,
-    name="billing.charge_invoice",
+    name=dispatch.CHARGE_INVOICE,
     autoretry_for=(PaymentOutcomeUnknown,),
     max_retries=3,
     retry_backoff=60,  # 60 s, 120 s, 240 s; then billing.reconcile_payments takes over
@@ -35,7 +36,7 @@ def charge_invoice(self, invoice_id: int, on: str | None = None) -> str | None:
     """One automatic collection attempt for an invoice, if due on ``on`` (ISO date; today by
     default). A retry reconciles the same payment with the same idempotency key."""
     today = date.fromisoformat(on) if on else timezone.localdate()
-    payment = payments.invoice_collect(invoice_id=invoice_id, today=today)
+    payment = invoice_collect(invoice_id=invoice_id, today=today)
     if payment is None:
         return None
     if payment.status in IN_FLIGHT:
@@ -44,8 +45,6 @@ def charge_invoice(self, invoice_id: int, on: str | None = None) -> str | None:
 
 
 @shared_task(name="billing.reconcile_payments", acks_late=True, time_limit=900, soft_time_limit=840)
-def reconcile_payments(
-    older_than_seconds: int = payments.RECONCILE_AFTER_SECONDS,
-) -> dict[str, int]:
+def reconcile_payments(older_than_seconds: int = RECONCILE_AFTER_SECONDS) -> dict[str, int]:
     """Settle card payments left pending or unknown by asking Stripe with their own keys."""
-    return payments.reconcile_unknown(older_than_seconds=older_than_seconds)
+    return reconcile_unknown(older_than_seconds=older_than_seconds)

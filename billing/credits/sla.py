@@ -1,17 +1,18 @@
-"""SLA service credits for cluster outages, one contract and one month at a time. Pure: no ORM.
+"""SLA service credits for cluster outages, one contract and one billing period at a time. Pure.
 
-credit = P of the contract affected x hourly rate per P x outage hours beyond the cluster's
-monthly SLA allowance, quantised to the fen, the month's credits capped at the month's charge.
+credit = P of the contract affected x hourly rate per P x outage hours beyond the cluster's SLA
+allowance for the period, quantised to the fen, the period's credits capped at its charge.
+
+The period is the contract month being measured (``billing.periods``): the SLA promises a
+monthly uptime, and each contract's month is its own billing period, anchored on its start.
 
 Definitions
 -----------
 - Hourly rate per P = ``price_per_p_year / (365 x 24)``: the price the contract was signed at,
   spread over a 365-day year whatever the year's length.
-- Allowance for a month = ``(1 - sla_uptime_percent / 100) x hours in the month``; 99.9 % of a
-  30-day month allows 0.72 h. It belongs to the cluster: it is the downtime the cluster may have
-  in that month without breaking its SLA, so every outage of the cluster in the month uses it,
-  whether or not the contract was in service at the time (service starting on the 20th does not
-  reset the cluster's month).
+- Allowance for a period = ``(1 - sla_uptime_percent / 100) x hours in the period``; 99.9 % of
+  a 30-day month allows 0.72 h. It is the downtime the cluster may have in that period without
+  breaking its SLA, so every outage of the cluster in the period uses it.
 - Affected share: the platform books a contract's capacity as a number of servers on a cluster,
   not as named machines, so it cannot know which of its servers an outage hit. The contract is
   credited its proportional (expected) share: ``servers x servers_affected / server_count``
@@ -19,9 +20,9 @@ Definitions
   this never credits more server-hours than actually went down, which a "worst case for each
   contract" rule (``min(servers, servers_affected)``) would, many times over.
 
-Algorithm (``sla_credits_for_month``)
+Algorithm (``sla_credits_for_period``)
 -------------------------------------
-1. Clip each outage to ``[month_start, month_end)``; the rest belongs to another month.
+1. Clip each outage to ``[period_start, period_end)``; the rest belongs to another period.
 2. Walk the union of the clipped outages in time order and find the instant at which the cluster's
    downtime reaches the allowance. Downtime before it is covered by the allowance; any outage
    time after it is credited. Non-overlapping outages thus consume the allowance one after the
@@ -31,15 +32,16 @@ Algorithm (``sla_credits_for_month``)
 4. Price it: ``price_per_p_year x P affected x credited seconds / (365 x 24 x 3600)``, quantised
    to the fen once (all intermediate arithmetic exact: time is kept in Decimal seconds, and the
    only division is the last one, at high precision).
-5. In chronological order, cap each credit at what is left of the month's charge.
+5. The cap (this module is its one home): in chronological order, each credit is cut to what is
+   left of the period's charge after the credits already given for the period.
 Credits are returned in the order of the outages given.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
 from decimal import Decimal, localcontext
 
 from accounts.money import ZERO, quantize_money
@@ -74,11 +76,11 @@ class ContractStake:
 @dataclass(frozen=True)
 class OutageCredit:
     outage: OutageSpan
-    downtime_seconds: Decimal  # the outage clipped to the month
+    downtime_seconds: Decimal  # the outage clipped to the period
     credited_seconds: Decimal  # beyond the allowance and inside the service window
     affected_p: Decimal  # the contract's proportional share, display precision
-    computed_amount: Decimal  # CNY to the fen, before the monthly cap
-    amount: Decimal  # CNY to the fen, after the monthly cap
+    computed_amount: Decimal  # CNY to the fen, before the period's cap
+    amount: Decimal  # CNY to the fen, after the period's cap
 
     @property
     def credited_hours(self) -> Decimal:
@@ -89,29 +91,22 @@ class OutageCredit:
         return self.downtime_seconds / SECONDS_PER_HOUR
 
 
-def month_bounds(year: int, month: int, tz: tzinfo) -> tuple[datetime, datetime]:
-    """``[first instant of the month, first instant of the next)`` in ``tz``."""
-    start = datetime(year, month, 1, tzinfo=tz)
-    following = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=tz)
-    return start, following
-
-
 def _seconds(delta: timedelta) -> Decimal:
     """A timedelta as exact Decimal seconds (microsecond resolution)."""
     return Decimal(delta // timedelta(microseconds=1)) / _MICROSECONDS_PER_SECOND
 
 
 def sla_allowance_seconds(
-    *, month_start: datetime, month_end: datetime, sla_uptime_percent: Decimal
+    *, period_start: datetime, period_end: datetime, sla_uptime_percent: Decimal
 ) -> Decimal:
-    """Downtime the cluster may have in the month without breaking its SLA, exact seconds."""
+    """Downtime the cluster may have in the period without breaking its SLA, exact seconds."""
     if not ZERO <= sla_uptime_percent <= 100:
         raise ValueError("sla_uptime_percent must be between 0 and 100")
-    if month_end <= month_start:
-        raise ValueError("month_end must be after month_start")
+    if period_end <= period_start:
+        raise ValueError("period_end must be after period_start")
     with localcontext() as ctx:
         ctx.prec = _PRECISION
-        return (100 - sla_uptime_percent) / 100 * _seconds(month_end - month_start)
+        return (100 - sla_uptime_percent) / 100 * _seconds(period_end - period_start)
 
 
 def _allowance_exhausted_at(
@@ -132,23 +127,27 @@ def _allowance_exhausted_at(
     return None
 
 
-def sla_credits_for_month(
+def sla_credits_for_period(
     outages: Sequence[OutageSpan],
     *,
-    month_start: datetime,
-    month_end: datetime,
+    period_start: datetime,
+    period_end: datetime,
     sla_uptime_percent: Decimal,
     cluster_server_count: int,
     contract: ContractStake,
-    month_charge: Decimal,
+    period_charge: Decimal,
+    credited: Mapping[str, Decimal] | None = None,
 ) -> list[OutageCredit]:
-    """Credits due to ``contract`` for the cluster's ``outages`` in one month (see module doc).
+    """Credits due to ``contract`` for the cluster's ``outages`` in one period (see module doc).
 
-    ``outages`` are all the cluster's outages touching the month (each uses the allowance);
-    ``month_charge`` is what the contract is charged for the month (its billing period's amount,
-    or the cluster's share of it), the cap on the month's credits. Returns one credit per
-    outage, in the order given.
+    ``outages`` are all the cluster's outages touching the period (each uses the allowance);
+    ``period_charge`` is what the contract is charged for the period (its billing period's
+    amount, or the cluster's share of it), the cap on the period's credits. ``credited`` maps
+    the references of outages already credited to this contract to what they got: they are not
+    credited again (amount 0) and what they got counts against the cap first. Returns one
+    credit per outage, in the order given.
     """
+    already = dict(credited or {})
     if cluster_server_count < 1:
         raise ValueError("cluster_server_count must be at least 1")
     if not 1 <= contract.servers <= cluster_server_count:
@@ -159,14 +158,14 @@ def sla_credits_for_month(
         if outage.end < outage.start:
             raise ValueError("an outage must not end before it starts")
     allowance = sla_allowance_seconds(
-        month_start=month_start, month_end=month_end, sla_uptime_percent=sla_uptime_percent
+        period_start=period_start, period_end=period_end, sla_uptime_percent=sla_uptime_percent
     )
 
     def offset(moment: datetime) -> Decimal:
-        return _seconds(moment - month_start)
+        return _seconds(moment - period_start)
 
-    month_length = offset(month_end)
-    clipped = [(max(offset(o.start), ZERO), min(offset(o.end), month_length)) for o in outages]
+    period_length = offset(period_end)
+    clipped = [(max(offset(o.start), ZERO), min(offset(o.end), period_length)) for o in outages]
     downtime = [(start, end) for start, end in clipped if start < end]
     exhausted_at = _allowance_exhausted_at(downtime, allowance)
     service = (offset(contract.service_start), offset(contract.service_end))
@@ -194,10 +193,13 @@ def sla_credits_for_month(
         contract.p_per_server * contract.servers * o.servers_affected / cluster_server_count
         for o in outages
     ]
-    remaining = quantize_money(month_charge)
+    given = sum((already.get(o.reference, ZERO) for o in outages if o.reference), ZERO)
+    remaining = quantize_money(period_charge) - given
     capped = [ZERO] * len(outages)
     chronological = sorted(range(len(outages)), key=lambda i: (clipped[i], i))
     for i in chronological:
+        if outages[i].reference and outages[i].reference in already:
+            continue
         capped[i] = max(ZERO, min(computed[i][2], remaining))
         remaining -= capped[i]
     return [
@@ -218,21 +220,21 @@ def sla_credits_for_month(
 def sla_credit(
     outage: OutageSpan,
     *,
-    month_start: datetime,
-    month_end: datetime,
+    period_start: datetime,
+    period_end: datetime,
     sla_uptime_percent: Decimal,
     cluster_server_count: int,
     contract: ContractStake,
-    month_charge: Decimal,
+    period_charge: Decimal,
 ) -> OutageCredit:
-    """The credit for a single outage, when it is the cluster's only one in the month."""
-    [credit] = sla_credits_for_month(
+    """The credit for a single outage, when it is the cluster's only one in the period."""
+    [credit] = sla_credits_for_period(
         [outage],
-        month_start=month_start,
-        month_end=month_end,
+        period_start=period_start,
+        period_end=period_end,
         sla_uptime_percent=sla_uptime_percent,
         cluster_server_count=cluster_server_count,
         contract=contract,
-        month_charge=month_charge,
+        period_charge=period_charge,
     )
     return credit

@@ -6,7 +6,7 @@
   in the same transaction; a repeat (even a concurrent one, which waits on the unique index)
   finds the row processed and does nothing. If handling fails, the transaction rolls back, the
   error is stored on an unprocessed row and the view answers 500, so Stripe delivers again.
-- Handlers only move a payment forward (``payments.payment_apply_outcome``): a success is never
+- Handlers only move a payment forward (``outcomes.payment_apply_outcome``): a success is never
   undone, so events arriving twice, concurrently or out of order (failed after succeeded) leave
   a paid invoice paid.
 
@@ -28,10 +28,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.errors import DomainError
-from billing import payments
-from billing.gateways import ChargeOutcome, ChargeResult
-from billing.gateways.stripe_gateway import from_fen, to_fen
 from billing.models import Gateway, Payment, WebhookEvent
+from billing.payments.cards import card_save
+from billing.payments.gateways import ChargeOutcome, ChargeResult
+from billing.payments.gateways.stripe_gateway import from_fen, to_fen
+from billing.payments.outcomes import payment_apply_outcome
+from billing.payments.refunds import payment_record_refund
 
 logger = logging.getLogger(__name__)
 
@@ -166,7 +168,7 @@ def _intent_succeeded(event: dict[str, Any], intent: dict[str, Any]) -> str:
             payment.pk,
             payment.amount,
         )
-    settled = payments.payment_apply_outcome(
+    settled = payment_apply_outcome(
         payment_id=payment.pk,
         result=ChargeResult(ChargeOutcome.SUCCEEDED, external_id=intent["id"]),
         actor_label="webhook",
@@ -180,7 +182,7 @@ def _intent_failed(event: dict[str, Any], intent: dict[str, Any]) -> str:
     if payment is None:
         return "no matching payment"
     error = intent.get("last_payment_error") or {}
-    settled = payments.payment_apply_outcome(
+    settled = payment_apply_outcome(
         payment_id=payment.pk,
         result=ChargeResult(
             ChargeOutcome.DECLINED,
@@ -198,7 +200,7 @@ def _charge_refunded(event: dict[str, Any], charge: dict[str, Any]) -> str:
     payment = _find_payment(charge.get("payment_intent"), charge.get("metadata"))
     if payment is None or not isinstance(charge.get("amount_refunded"), int):
         return "no matching payment"
-    settled = payments.payment_record_refund(
+    settled = payment_record_refund(
         payment_id=payment.pk,
         amount_refunded=from_fen(charge["amount_refunded"]),
         actor_label="webhook",
@@ -210,7 +212,7 @@ def _setup_succeeded(event: dict[str, Any], setup_intent: dict[str, Any]) -> str
     customer, method = setup_intent.get("customer"), setup_intent.get("payment_method")
     if not (customer and method):
         return "no card"
-    account = payments.card_save(stripe_customer_id=customer, payment_method_id=method)
+    account = card_save(stripe_customer_id=customer, payment_method_id=method)
     return "card saved" if account else "no matching account"
 
 

@@ -32,14 +32,14 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from accounts.money import quantize_money
-from billing.gateways.base import (
+from billing.models import Gateway
+from billing.payments.gateways.base import (
     ChargeOutcome,
     ChargeResult,
     GatewayError,
     RefundResult,
     SetupResult,
 )
-from billing.models import Gateway
 
 if TYPE_CHECKING:
     from billing.models import BillingAccount, Payment

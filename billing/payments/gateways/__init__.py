@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from billing.gateways.bank_transfer import BankTransferGateway
-from billing.gateways.base import (
+from billing.models import Gateway
+from billing.payments.gateways.bank_transfer import BankTransferGateway
+from billing.payments.gateways.base import (
     ChargeOutcome,
     ChargeResult,
     GatewayError,
@@ -15,8 +16,7 @@ from billing.gateways.base import (
     RefundResult,
     SetupResult,
 )
-from billing.gateways.stripe_gateway import StripeGateway
-from billing.models import Gateway
+from billing.payments.gateways.stripe_gateway import StripeGateway
 
 __all__ = [
     "BankTransferGateway",

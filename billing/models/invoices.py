@@ -1,4 +1,4 @@
-"""Invoices, payments, credit notes, provider payouts and their audit trail.
+"""Invoices, their lines, SLA credits, credit notes, document numbering and overdue flags.
 
 Money: CNY ``Decimal`` to the fen, tax included unless a field says ``net``. Every total is the
 sum of its lines; ``net + tax == total`` on every invoice, line and credit note. The check
@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Round
+from django.utils.translation import gettext_lazy as _
 
 from accounts.errors import DomainError
 from accounts.models import Organization
@@ -19,35 +20,12 @@ from marketplace.models import Contract, money_field
 TAX_RATE_DIGITS = {"max_digits": 6, "decimal_places": 4}
 
 
-class PaymentMethod(models.TextChoices):
-    BANK_TRANSFER = "bank_transfer", "Bank transfer"  # the embedded default
-    STRIPE_CARD = "stripe_card", "Card (Stripe)"
-
-
-class BillingAccount(models.Model):
-    """How a customer organisation pays."""
-
-    organization = models.OneToOneField(
-        Organization, on_delete=models.PROTECT, related_name="billing_account"
-    )
-    payment_method = models.CharField(
-        max_length=16, choices=PaymentMethod.choices, default=PaymentMethod.BANK_TRANSFER
-    )
-    billing_email = models.EmailField(blank=True)
-    stripe_customer_id = models.CharField(max_length=64, blank=True)
-    stripe_payment_method_id = models.CharField(max_length=64, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self) -> str:
-        return f"Billing account of {self.organization}"
-
-
 class InvoiceStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"  # lines being assembled; no number yet
-    OPEN = "open", "Open"  # finalised and numbered; awaiting payment
-    OVERDUE = "overdue", "Overdue"  # past its due date, unpaid
-    PAID = "paid", "Paid"  # paid in full (terminal)
-    VOID = "void", "Void"  # cancelled by a full credit note (terminal)
+    DRAFT = "draft", _("Draft")  # lines being assembled; no number yet
+    OPEN = "open", _("Open")  # finalised and numbered; awaiting payment
+    OVERDUE = "overdue", _("Overdue")  # past its due date, unpaid
+    PAID = "paid", _("Paid")  # paid in full (terminal)
+    VOID = "void", _("Void")  # cancelled by a full credit note (terminal)
 
 
 class FinalisedInvoiceError(DomainError):
@@ -79,7 +57,7 @@ def _stored_status(model, pk) -> str | None:
 
 
 class Invoice(models.Model):
-    """One contract's charge for one billing period (a calendar month or part of it).
+    """One contract's charge for one billing period: a contract month (``billing.periods``).
 
     At most one non-void invoice per contract and period, enforced by a partial unique index, so
     a billing run that repeats, overlaps another or dies half-way can never bill twice.
@@ -178,15 +156,19 @@ class Invoice(models.Model):
 
 
 class InvoiceLineKind(models.TextChoices):
-    RENTAL = "rental", "Rental"  # the period's share of the contract price
-    SLA_CREDIT = "sla_credit", "SLA credit"  # negative: outage beyond the SLA allowance
-    ADJUSTMENT = "adjustment", "Adjustment"  # e.g. termination proration
+    RENTAL = "rental", _("Rental")  # the period's share of the contract price
+    SLA_CREDIT = "sla_credit", _("SLA credit")  # negative: outage beyond the SLA allowance
+    ADJUSTMENT = "adjustment", _("Adjustment")  # e.g. termination proration
 
 
 class InvoiceLine(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
     kind = models.CharField(max_length=16, choices=InvoiceLineKind.choices)
     description = models.CharField(max_length=300)
+    # The dates the line covers, [start, end): a rental line its contract month (or the days of
+    # it served before a termination), an SLA credit line the outage's local dates.
+    period_start = models.DateField(null=True, blank=True)
+    period_end = models.DateField(null=True, blank=True)
     amount = money_field()  # tax included; negative for credits
     tax_rate = models.DecimalField(**TAX_RATE_DIGITS)  # stored per line: rates change
     net = money_field()
@@ -292,101 +274,6 @@ class DocumentSequence(models.Model):
         return f"{self.prefix}-{self.year}: {self.last_number}"
 
 
-class Gateway(models.TextChoices):
-    STRIPE = "stripe", "Stripe"
-    BANK_TRANSFER = "bank_transfer", "Bank transfer"
-
-
-class PaymentStatus(models.TextChoices):
-    PENDING = "pending", "Pending"  # created; the gateway has not answered yet
-    UNKNOWN = "unknown", "Unknown"  # the call timed out: reconciliation asks the gateway
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"  # declined or errored: dunning may retry with a new attempt
-    REFUNDED = "refunded", "Refunded"  # fully refunded
-
-
-IN_FLIGHT = [PaymentStatus.PENDING, PaymentStatus.UNKNOWN]
-
-
-class Payment(models.Model):
-    """One attempt to collect money for an invoice, or one bank transfer received."""
-
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
-    gateway = models.CharField(max_length=16, choices=Gateway.choices)
-    amount = money_field()
-    status = models.CharField(
-        max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.PENDING
-    )
-    attempt = models.PositiveSmallIntegerField(default=1)
-    # Derived from our own row, never random, so a retried task cannot charge twice.
-    idempotency_key = models.CharField(max_length=100, unique=True)
-    external_id = models.CharField(max_length=100, blank=True, db_index=True)
-    reference = models.CharField(max_length=200, blank=True)  # bank transfer reference
-    failure_code = models.CharField(max_length=64, blank=True)
-    failure_message = models.CharField(max_length=500, blank=True)
-    amount_refunded = money_field(default=0)
-    recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["invoice"],
-                condition=Q(status__in=["pending", "unknown"]),
-                name="one_payment_in_flight_per_invoice",
-            ),
-            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.gateway} {self.amount} ({self.status})"
-
-
-class BalanceEntry(models.Model):
-    """A customer's money held by the platform: over-payments in (+), applied to invoices (-).
-
-    Nothing received is ever lost: what exceeds an invoice lands here and is applied to later
-    invoices or refunded.
-    """
-
-    organization = models.ForeignKey(
-        Organization, on_delete=models.PROTECT, related_name="balance_entries"
-    )
-    amount = money_field()
-    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT)
-    invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT)
-    description = models.CharField(max_length=300)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.organization}: {self.amount}"
-
-
-class WebhookEvent(models.Model):
-    """A Stripe event as received. Unique per event id: duplicates are recognised and ignored."""
-
-    event_id = models.CharField(max_length=100, unique=True)
-    type = models.CharField(max_length=100)
-    created = models.DateTimeField()  # Stripe's event time, for ordering
-    payload = models.JSONField()
-    received_at = models.DateTimeField(auto_now_add=True)
-    processed_at = models.DateTimeField(null=True, blank=True)
-    error = models.TextField(blank=True)
-
-    class Meta:
-        ordering = ["-received_at"]
-
-    def __str__(self) -> str:
-        return f"{self.type} {self.event_id}"
-
-
 class ContractOverdueFlag(models.Model):
     """Raised by billing when a contract's invoice stays unpaid past the grace period, for an
     admin to decide on suspension. Cleared (resolved_at) when the invoice is paid."""
@@ -398,93 +285,3 @@ class ContractOverdueFlag(models.Model):
 
     def __str__(self) -> str:
         return f"Contract {self.contract_id} overdue ({self.invoice})"
-
-
-class PayoutStatus(models.TextChoices):
-    OPEN = "open", "Open"  # still collecting the month's payments
-    CLOSED = "closed", "Closed"  # final and immutable
-    PAID = "paid", "Paid out"  # transferred to the provider (terminal)
-
-
-class PayoutStatement(models.Model):
-    """A provider's monthly statement: what its customers paid, less commission and SLA credits."""
-
-    provider = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="payouts")
-    period_start = models.DateField()  # first day of the month
-    period_end = models.DateField()  # exclusive
-    status = models.CharField(
-        max_length=16, choices=PayoutStatus.choices, default=PayoutStatus.OPEN
-    )
-    gross = money_field(default=0)  # customer payments attributable to the provider
-    commission = money_field(default=0)
-    sla_withheld = money_field(default=0)
-    net = money_field(default=0)  # gross - commission - sla_withheld
-    commission_rate = models.DecimalField(**TAX_RATE_DIGITS)
-    closed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-period_start", "provider_id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["provider", "period_start"], name="one_statement_per_provider_month"
-            ),
-            models.CheckConstraint(
-                condition=Q(net=Round(F("gross") - F("commission") - F("sla_withheld"), 2)),
-                name="payout_net_is_gross_less_deductions",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"Payout {self.provider} {self.period_start:%Y-%m}"
-
-
-class PayoutLine(models.Model):
-    statement = models.ForeignKey(PayoutStatement, on_delete=models.CASCADE, related_name="lines")
-    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="+")
-    invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT)
-    description = models.CharField(max_length=300)
-    gross = money_field()
-    commission = money_field()
-    sla_withheld = money_field()
-    net = money_field()
-
-    class Meta:
-        ordering = ["statement_id", "contract_id", "id"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(net=Round(F("gross") - F("commission") - F("sla_withheld"), 2)),
-                name="payout_line_net",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.contract_id}: {self.net}"
-
-
-class BillingEvent(models.Model):
-    """Audit: every state change of an invoice, payment, credit note or payout statement."""
-
-    class Subject(models.TextChoices):
-        INVOICE = "invoice"
-        PAYMENT = "payment"
-        CREDIT_NOTE = "credit_note"
-        PAYOUT = "payout"
-
-    subject = models.CharField(max_length=16, choices=Subject.choices)
-    subject_id = models.BigIntegerField()
-    from_status = models.CharField(max_length=24, blank=True)
-    to_status = models.CharField(max_length=24)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    actor_label = models.CharField(max_length=100, blank=True)  # task name, "webhook", ...
-    reason = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["subject", "subject_id"], name="billing_event_subject")]
-
-    def __str__(self) -> str:
-        return f"{self.subject} {self.subject_id}: {self.from_status or '-'} -> {self.to_status}"

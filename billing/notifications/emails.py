@@ -8,7 +8,6 @@ fetched in one query.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -16,10 +15,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core import mail
-from django.db import transaction
 from django.template.loader import render_to_string
 
 from accounts.models import Membership, MembershipRole
+from billing import dispatch
 from billing.models import BillingAccount, Invoice
 
 logger = logging.getLogger(__name__)
@@ -36,23 +35,9 @@ TEMPLATES = {
 RECIPIENT_ROLES = (MembershipRole.OWNER, MembershipRole.BILLING)
 
 
-def _enqueue(kind: str, invoice_ids: list[int], reason: str = "") -> None:
-    from billing.tasks import send_invoice_emails  # the task calls back into this module
-
-    send_invoice_emails.delay(kind, invoice_ids, reason)
-
-
 def send_after_commit(kind: str, invoice_ids: list[int], reason: str = "") -> None:
     """Queue ``kind`` mail about these invoices once the current transaction commits."""
-    transaction.on_commit(functools.partial(_enqueue, kind, invoice_ids, reason))
-
-
-def send_invoice_issued(invoice: Invoice) -> None:
-    send_after_commit(ISSUED, [invoice.pk])
-
-
-def send_invoice_overdue(invoice: Invoice) -> None:
-    send_after_commit(OVERDUE, [invoice.pk])
+    dispatch.send_on_commit(dispatch.SEND_INVOICE_EMAILS, kind, list(invoice_ids), reason)
 
 
 def send_payment_failed(invoice: Invoice, reason: str) -> None:

@@ -1,0 +1,54 @@
+"""Billing's models, one module per concern; every model is importable from here."""
+
+from billing.models.audit import BillingEvent, BillingRunStep
+from billing.models.invoices import (
+    INVOICE_FINANCIAL_FIELDS,
+    TAX_RATE_DIGITS,
+    ContractOverdueFlag,
+    CreditNote,
+    DocumentSequence,
+    FinalisedInvoiceError,
+    Invoice,
+    InvoiceLine,
+    InvoiceLineKind,
+    InvoiceStatus,
+    SlaCredit,
+)
+from billing.models.payments import (
+    IN_FLIGHT,
+    BalanceEntry,
+    BillingAccount,
+    Gateway,
+    Payment,
+    PaymentMethod,
+    PaymentStatus,
+    WebhookEvent,
+)
+from billing.models.payouts import PayoutLine, PayoutStatement, PayoutStatus
+
+__all__ = [
+    "INVOICE_FINANCIAL_FIELDS",
+    "IN_FLIGHT",
+    "TAX_RATE_DIGITS",
+    "BalanceEntry",
+    "BillingAccount",
+    "BillingEvent",
+    "BillingRunStep",
+    "ContractOverdueFlag",
+    "CreditNote",
+    "DocumentSequence",
+    "FinalisedInvoiceError",
+    "Gateway",
+    "Invoice",
+    "InvoiceLine",
+    "InvoiceLineKind",
+    "InvoiceStatus",
+    "Payment",
+    "PaymentMethod",
+    "PaymentStatus",
+    "PayoutLine",
+    "PayoutStatement",
+    "PayoutStatus",
+    "SlaCredit",
+    "WebhookEvent",
+]

@@ -1,0 +1,1 @@
+"""What billing tells people: emails to customers (issued, overdue, payment failed) and admins."""

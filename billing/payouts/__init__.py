@@ -1,0 +1,1 @@
+"""Provider payouts: monthly statements of what was collected, less commission and SLA credits."""

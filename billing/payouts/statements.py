@@ -1,0 +1,305 @@
+"""Provider payout statements: per provider and calendar month, what its customers paid.
+
+A statement's month is the provider's accounting month of cash collected (payments received
+from 1st to 1st), not a contract's billing period: one provider's contracts each have their own
+anchor. Each line names the invoice and the contract month it paid for. Over a contract's life
+the lines' gross adds up to what its invoices charged (``marketplace.pricing`` rounds once).
+
+Statements: open -> closed -> paid (``payout_transition``), each change audited.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from accounts.errors import DomainError
+from accounts.models import User
+from accounts.money import ZERO, quantize_money
+from billing.ledger.audit import billing_event_record
+from billing.models import (
+    BillingEvent,
+    CreditNote,
+    Invoice,
+    InvoiceLine,
+    InvoiceLineKind,
+    InvoiceStatus,
+    PayoutLine,
+    PayoutStatement,
+    PayoutStatus,
+    SlaCredit,
+)
+from billing.periods import local_midnight
+from marketplace.models import ContractLine
+from marketplace.terms import months_after
+
+
+class InvalidPayoutTransition(DomainError):
+    code = "invalid_transition"
+    status = 409
+
+
+PAYOUT_TRANSITIONS: dict[str, frozenset[str]] = {
+    PayoutStatus.OPEN: frozenset({PayoutStatus.CLOSED}),
+    PayoutStatus.CLOSED: frozenset({PayoutStatus.PAID}),
+    PayoutStatus.PAID: frozenset(),
+}
+
+
+@dataclass
+class _PayoutLine:
+    contract_id: int
+    invoice_id: int
+    description: str
+    gross: Decimal
+    sla_withheld: Decimal
+
+
+def _split_pro_rata(amount: Decimal, weights: dict[int, Decimal]) -> dict[int, Decimal]:
+    """Split ``amount`` by ``weights`` to the fen; the largest weight takes the rounding."""
+    total = sum(weights.values(), ZERO)
+    if not weights:
+        return {}
+    if total == ZERO:
+        weights = dict.fromkeys(weights, Decimal(1))
+        total = Decimal(len(weights))
+    ordered = sorted(weights, key=lambda key: (weights[key], -key))
+    *others, largest = ordered
+    shares = {key: quantize_money(amount * weights[key] / total) for key in others}
+    shares[largest] = amount - sum(shares.values(), ZERO)
+    return shares
+
+
+def payouts_build(*, month: date, actor_label: str = "") -> list[PayoutStatement]:
+    """Build (or rebuild, while open) every provider's statement for the month of ``month``.
+
+    Gross: invoices paid in full during the month, their rental charges less credit notes
+    issued before payment, split between the contract's providers pro rata by the annual value
+    of their lines (P x price per P per year); credit notes issued during the month on
+    invoices paid earlier count negative. Commission: ``PLATFORM_COMMISSION_RATE`` of gross.
+    SLA withheld: the SLA credits on those invoices for each provider's clusters, and those
+    settled by credit notes issued during the month (a contract's last month: see
+    ``sla_final_credits_settle``; such credit notes do not count in gross). Closed and paid
+    statements are never touched. Idempotent.
+    """
+    tz = timezone.get_current_timezone()
+    period_start = month.replace(day=1)
+    period_end = months_after(period_start, 1)
+    since, until = local_midnight(period_start, tz), local_midnight(period_end, tz)
+    paid = list(
+        Invoice.objects.filter(status=InvoiceStatus.PAID, paid_at__gte=since, paid_at__lt=until)
+        .select_related("contract")
+        .order_by("pk")
+    )
+    refunds = list(
+        CreditNote.objects.filter(
+            created_at__gte=since,
+            created_at__lt=until,
+            invoice__status=InvoiceStatus.PAID,
+            invoice__paid_at__lt=F("created_at"),
+            sla_credits__isnull=True,  # SLA credit notes are withheld, below
+        )
+        .select_related("invoice")
+        .order_by("pk")
+    )
+    sla_notes = list(
+        CreditNote.objects.filter(
+            created_at__gte=since, created_at__lt=until, sla_credits__isnull=False
+        )
+        .distinct()
+        .select_related("invoice")
+        .order_by("pk")
+    )
+    invoice_ids = [i.pk for i in paid] + [n.invoice_id for n in refunds]
+    contract_ids = {i.contract_id for i in paid} | {n.invoice.contract_id for n in refunds}
+    weights: dict[int, dict[int, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for contract_id, provider_id, p, price in ContractLine.objects.filter(
+        contract_id__in=contract_ids
+    ).values_list("contract_id", "provider_id", "p", "price_per_p_year"):
+        weights[contract_id][provider_id] += p * price
+    charges = dict(
+        InvoiceLine.objects.filter(
+            invoice_id__in=invoice_ids,
+            kind__in=[InvoiceLineKind.RENTAL, InvoiceLineKind.ADJUSTMENT],
+        )
+        .values("invoice_id")
+        .annotate(total=Sum("amount"))
+        .values_list("invoice_id", "total")
+    )
+    credited_before: dict[int, Decimal] = defaultdict(Decimal)
+    for invoice_id, amount, created_at, paid_at in CreditNote.objects.filter(
+        invoice_id__in=[i.pk for i in paid], sla_credits__isnull=True
+    ).values_list("invoice_id", "amount", "created_at", "invoice__paid_at"):
+        if created_at <= paid_at:
+            credited_before[invoice_id] += amount
+    withheld: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
+    for invoice_id, provider_id, amount in SlaCredit.objects.filter(
+        invoice_line__invoice_id__in=[i.pk for i in paid]
+    ).values_list("invoice_line__invoice_id", "outage__cluster__provider_id", "amount"):
+        withheld[(invoice_id, provider_id)] += amount
+    note_withheld: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
+    for note_id, provider_id, amount in SlaCredit.objects.filter(
+        credit_note_id__in=[n.pk for n in sla_notes]
+    ).values_list("credit_note_id", "outage__cluster__provider_id", "amount"):
+        note_withheld[(note_id, provider_id)] += amount
+
+    lines: dict[int, list[_PayoutLine]] = defaultdict(list)
+    for invoice in paid:
+        gross = charges.get(invoice.pk, ZERO) - credited_before[invoice.pk]
+        providers = weights[invoice.contract_id]
+        for provider_id, share in _split_pro_rata(gross, providers).items():
+            lines[provider_id].append(
+                _PayoutLine(
+                    contract_id=invoice.contract_id,
+                    invoice_id=invoice.pk,
+                    description=(
+                        f"{invoice.number} paid {timezone.localtime(invoice.paid_at, tz):%Y-%m-%d}"
+                        f" (period {invoice.period_start:%Y-%m-%d} to "
+                        f"{invoice.period_end - timedelta(days=1):%Y-%m-%d})"
+                    ),
+                    gross=share,
+                    sla_withheld=withheld[(invoice.pk, provider_id)],
+                )
+            )
+    for note in refunds:
+        providers = weights[note.invoice.contract_id]
+        for provider_id, share in _split_pro_rata(note.amount, providers).items():
+            lines[provider_id].append(
+                _PayoutLine(
+                    contract_id=note.invoice.contract_id,
+                    invoice_id=note.invoice_id,
+                    description=f"Credit note {note.number} on {note.invoice.number}",
+                    gross=-share,
+                    sla_withheld=ZERO,
+                )
+            )
+    notes = {n.pk: n for n in sla_notes}
+    for (note_id, provider_id), amount in sorted(note_withheld.items()):
+        note = notes[note_id]
+        lines[provider_id].append(
+            _PayoutLine(
+                contract_id=note.invoice.contract_id,
+                invoice_id=note.invoice_id,
+                description=f"SLA credit note {note.number} on {note.invoice.number}",
+                gross=ZERO,
+                sla_withheld=amount,
+            )
+        )
+    return [
+        statement
+        for provider_id, provider_lines in sorted(lines.items())
+        if (
+            statement := _statement_write(
+                provider_id, period_start, period_end, provider_lines, actor_label
+            )
+        )
+        is not None
+    ]
+
+
+def _statement_write(
+    provider_id: int,
+    period_start: date,
+    period_end: date,
+    lines: list[_PayoutLine],
+    actor_label: str,
+) -> PayoutStatement | None:
+    rate = settings.PLATFORM_COMMISSION_RATE
+    with transaction.atomic():
+        statement, created = PayoutStatement.objects.select_for_update().get_or_create(
+            provider_id=provider_id,
+            period_start=period_start,
+            defaults={"period_end": period_end, "commission_rate": rate},
+        )
+        if statement.status != PayoutStatus.OPEN:
+            return None  # closed statements are final
+        statement.lines.all().delete()
+        rows = []
+        for line in lines:
+            commission = quantize_money(line.gross * rate)
+            rows.append(
+                PayoutLine(
+                    statement=statement,
+                    contract_id=line.contract_id,
+                    invoice_id=line.invoice_id,
+                    description=line.description[:300],
+                    gross=line.gross,
+                    commission=commission,
+                    sla_withheld=line.sla_withheld,
+                    net=line.gross - commission - line.sla_withheld,
+                )
+            )
+        PayoutLine.objects.bulk_create(rows)
+        statement.commission_rate = rate
+        statement.gross = sum((r.gross for r in rows), ZERO)
+        statement.commission = sum((r.commission for r in rows), ZERO)
+        statement.sla_withheld = sum((r.sla_withheld for r in rows), ZERO)
+        statement.net = sum((r.net for r in rows), ZERO)
+        statement.save(
+            update_fields=["commission_rate", "gross", "commission", "sla_withheld", "net"]
+        )
+        if created:
+            billing_event_record(
+                BillingEvent.Subject.PAYOUT,
+                statement.pk,
+                "",
+                PayoutStatus.OPEN,
+                actor_label=actor_label,
+                reason=f"Statement for {period_start:%Y-%m}.",
+            )
+    return statement
+
+
+def payout_transition(
+    *,
+    statement: PayoutStatement,
+    to: str,
+    actor: User | None = None,
+    actor_label: str = "",
+    reason: str = "",
+) -> PayoutStatement:
+    """The one place a payout statement changes state: lock, check the table, save, audit."""
+    with transaction.atomic():
+        locked = PayoutStatement.objects.select_for_update().get(pk=statement.pk)
+        if to not in PAYOUT_TRANSITIONS[locked.status]:
+            raise InvalidPayoutTransition(
+                f"A statement that is {locked.status} cannot become {to}.",
+                details={"status": [f"Cannot go from {locked.status} to {to}."]},
+            )
+        previous = locked.status
+        locked.status = to
+        fields = ["status"]
+        if to == PayoutStatus.CLOSED:
+            locked.closed_at = timezone.now()
+            fields.append("closed_at")
+        locked.save(update_fields=fields)
+        billing_event_record(
+            BillingEvent.Subject.PAYOUT,
+            locked.pk,
+            previous,
+            to,
+            actor=actor,
+            actor_label=actor_label,
+            reason=reason,
+        )
+    return locked
+
+
+def payout_close(
+    *, statement: PayoutStatement, by: User | None = None, actor_label: str = "", reason: str = ""
+) -> PayoutStatement:
+    """Close a statement: final and immutable from now on."""
+    return payout_transition(
+        statement=statement,
+        to=PayoutStatus.CLOSED,
+        actor=by,
+        actor_label=actor_label,
+        reason=reason,
+    )
