@@ -7,11 +7,13 @@ Rules
   Stripe's billing cycle anchor does): from 31 January the periods start on 31 Jan, 28 Feb,
   31 Mar, 30 Apr, ... A term of N months has exactly N periods; the last ends at the contract's
   end date. Periods are billed monthly in advance, on their first day.
-- Every period but the last bills ``monthly_price`` = the exact annual price / 12, rounded to the
-  fen once (``marketplace.pricing.monthly_price``), whatever the month's length: a contract
-  month is a month. The last bills ``total_price - (N - 1) x monthly_price``: it absorbs only
-  the earlier periods' rounding (under half a fen each), so the periods add up to the contract's
-  ``total_price`` (``marketplace.pricing.term_price``, rounded once) exactly.
+- Every period bills one month of the exact (unrounded) annual price, whatever the month's
+  length: a contract month is a month. Rounding is cumulative: with ``C(k)`` = what the first k
+  months cost, ``exact annual x k / 12`` rounded once (``marketplace.pricing.term_price``),
+  period k bills ``C(k + 1) - C(k)``. So every period is within a fen of ``annual / 12`` (most
+  are exactly ``monthly_price``; a sub-fen remainder surfaces as one fen now and then rather
+  than piling up), and the periods add up to ``C(N)``, the contract's ``total_price``, exactly:
+  the last absorbs only the fen rounding of the earlier ones.
 
 Termination
 -----------
@@ -32,6 +34,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal, localcontext
 
 from accounts.money import ZERO, quantize_money
+from marketplace.pricing import term_price
 from marketplace.terms import contract_end_date, contract_month_index, months_after
 
 _PRECISION = 60  # a day's share is rounded once, at the fen, from this many digits
@@ -114,30 +117,38 @@ def billing_periods(
     *,
     start: date,
     term_months: int,
-    monthly_price: Decimal,
+    exact_annual: Decimal,
     total_price: Decimal,
     through: date | None = None,
 ) -> list[BillingPeriod]:
     """The contract's periods (only those starting on or before ``through``, when given).
 
-    Amounts: ``monthly_price`` each, the last ``total_price - (term_months - 1) x
-    monthly_price``. Cheap for any ``through``: no period after it is built.
+    Period k bills ``term_price(exact_annual, k + 1) - term_price(exact_annual, k)``; the last
+    bills what is left of ``total_price`` (the price the contract was signed at, which is
+    ``term_price(exact_annual, term_months)``), so the periods add up to it exactly. Cheap for
+    any ``through``: no later period is built.
     """
-    if monthly_price < ZERO:
-        raise ValueError("monthly_price must not be negative")
+    if exact_annual < ZERO:
+        raise ValueError("exact_annual must not be negative")
     contract_end_date(start, term_months)  # validates the term
     last_index = term_months - 1
-    balancing = quantize_money(total_price) - monthly_price * last_index
+    balancing = quantize_money(total_price) - term_price(exact_annual, last_index)
     if balancing < ZERO:
         raise ValueError(
-            f"total_price {total_price} is less than the {last_index} periods before the last "
-            f"({monthly_price * last_index}); it does not match monthly_price and term_months"
+            f"total_price {total_price} is less than the {last_index} months before the last "
+            f"({term_price(exact_annual, last_index)}); it does not match the annual price"
         )
     count = term_months
     if through is not None:
         count = min(term_months, contract_month_index(start, through) + 1)
     return [
-        _period(index, start, balancing if index == last_index else monthly_price)
+        _period(
+            index,
+            start,
+            balancing
+            if index == last_index
+            else term_price(exact_annual, index + 1) - term_price(exact_annual, index),
+        )
         for index in range(max(0, count))
     ]
 

@@ -1,7 +1,6 @@
 """Reads of billing: contracts' schedules, which contracts are due, scoped lists, exports."""
 
 from datetime import date, timedelta
-from decimal import Decimal
 
 from django.db.models import DateField, Exists, OuterRef, Prefetch, QuerySet, Value
 from django.db.models.functions import Coalesce, Least
@@ -11,7 +10,7 @@ from accounts.selectors import is_platform_admin, scope_to_organization
 from billing.models import CreditNote, Invoice, InvoiceStatus, PayoutStatement
 from billing.periods import BillingPeriod, billing_periods, terminated_schedule
 from marketplace.models import Contract, ContractStatus
-from marketplace.pricing import exact_annual_price, monthly_price
+from marketplace.selectors import contract_exact_annual
 
 # Contracts that may have periods to bill: running, about to run, or ended (late catch-up).
 BILLABLE_STATUSES = (
@@ -22,21 +21,13 @@ BILLABLE_STATUSES = (
 )
 
 
-def contract_monthly_price(contract: Contract) -> Decimal:
-    """One contract month's charge, from the exact price of its lines (use a prefetch of
-    ``lines`` for many contracts): ``marketplace.pricing.monthly_price``."""
-    return monthly_price(
-        exact_annual_price((line.p, line.price_per_p_year) for line in contract.lines.all())
-    )
-
-
 def contract_periods(contract: Contract, *, through: date | None = None) -> list[BillingPeriod]:
     """The contract's periods as signed (ignoring any termination), those started by
     ``through`` when given. The one schedule billing uses: ``billing.periods``."""
     return billing_periods(
         start=contract.start_date,
         term_months=contract.term_months,
-        monthly_price=contract_monthly_price(contract),
+        exact_annual=contract_exact_annual(contract),
         total_price=contract.total_price,
         through=through,
     )

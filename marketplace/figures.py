@@ -1,9 +1,7 @@
-"""Figures people read that derive from stored prices and the catalog (pure, no ORM).
-
-- The monthly charge of a quote or contract: a full billing period costs annual price / 12
-  (DOMAIN.md "Billing periods"), to the fen through ``accounts.money.quantize_money``.
-- The reference figures of the home page: a server's rating in P (cards x FP16 sparse
-  TFLOPS / 1,000) and what it rents for a year at a price per P per year.
+"""Figures people read that derive from the catalog (pure, no ORM): the reference figures of
+the home page, a server's rating in P (cards x FP16 sparse TFLOPS / 1,000) and what it rents
+for a year at a price per P per year. (A contract's monthly charge is
+``marketplace.pricing.monthly_price``, from its exact annual price.)
 """
 
 from dataclasses import dataclass
@@ -11,15 +9,7 @@ from decimal import Decimal, localcontext
 
 from accounts.money import TFLOPS_PER_P, quantize_money
 
-MONTHS_PER_YEAR = 12
 _EXACT_PRECISION = 50  # P (14 digits) x a rate (20 digits) stays exact in this many
-
-
-def monthly_price(annual_price: Decimal) -> Decimal:
-    """What one full billing month costs: annual price / 12, to the fen."""
-    with localcontext() as context:
-        context.prec = _EXACT_PRECISION
-        return quantize_money(annual_price / MONTHS_PER_YEAR)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from inventory.selectors import (
     uptime_by_cluster,
     uptime_by_cluster_id,
 )
+from marketplace import pricing
 from marketplace.eligibility import (
     ACCEPTED_INTERCONNECTS,
     ClusterFacts,
@@ -27,7 +28,7 @@ from marketplace.eligibility import (
     Reason,
     RequestSpec,
 )
-from marketplace.figures import ReferenceServer, monthly_price, reference_server
+from marketplace.figures import ReferenceServer, reference_server
 from marketplace.models import (
     CapacityRequest,
     Contract,
@@ -414,7 +415,7 @@ def quote_views(
         QuoteView(
             quote=quote,
             lines=[QuoteLineView(line, uptime[line.cluster_id]) for line in quote.lines.all()],
-            monthly_price=monthly_price(quote.annual_price),
+            monthly_price=pricing.monthly_price(lines_exact_annual(quote.lines.all())),
             expired=quote.expires_at <= now,
         )
         for quote in quotes
@@ -487,9 +488,20 @@ def contract_parties(contract: Contract, view: ContractView) -> Parties:
     return Parties(customer=contract.customer, providers=list(providers.values()))
 
 
+def lines_exact_annual(lines) -> Decimal:
+    """The exact (unrounded) annual price of quote or contract lines: what every amount is
+    derived from, rounded once (``marketplace.pricing``)."""
+    return pricing.exact_annual_price((line.p, line.price_per_p_year) for line in lines)
+
+
+def contract_exact_annual(contract: Contract) -> Decimal:
+    """The contract's exact annual price (prefetch ``lines`` when reading many contracts)."""
+    return lines_exact_annual(contract.lines.all())
+
+
 def contract_monthly_price(contract: Contract) -> Decimal:
-    """One full billing month of the contract, tax included."""
-    return monthly_price(contract.annual_price)
+    """One full contract month's charge, tax included: exact annual / 12, rounded once."""
+    return pricing.monthly_price(contract_exact_annual(contract))
 
 
 def contract_tax_split(contract: Contract) -> tuple[Decimal, Decimal]:

@@ -29,7 +29,7 @@ def schedule(start: date, term_months: int, annual: Decimal = A800_YEAR) -> list
     return billing_periods(
         start=start,
         term_months=term_months,
-        monthly_price=monthly_price(annual),
+        exact_annual=annual,
         total_price=term_price(annual, term_months),
     )
 
@@ -110,16 +110,6 @@ def test_the_issue_example_from_17_february_bills_seven_equal_contract_months():
     assert sum(amounts(periods)) == Decimal("3740310.00")
 
 
-def test_the_last_period_absorbs_only_the_earlier_periods_rounding():
-    # 60 months of one A800 server at CNY 120,000.000801: 49,920.000333216 a month.
-    annual = Decimal("4.992") * Decimal("120000.000801")
-    periods = schedule(date(2027, 1, 15), 60, annual)
-
-    assert amounts(periods[:-1]) == [A800_MONTH] * 59
-    assert periods[-1].amount == Decimal("49920.02")
-    assert sum(amounts(periods)) == Decimal("2995200.02")
-
-
 def test_period_for_finds_the_period_containing_a_day():
     periods = schedule(date(2027, 1, 15), 12)
 
@@ -132,14 +122,26 @@ def test_period_for_finds_the_period_containing_a_day():
     assert period_for([], date(2027, 1, 14)) is None
 
 
-def test_a_total_that_does_not_match_the_monthly_price_is_refused():
+def test_a_total_below_the_months_before_the_last_is_refused():
     with pytest.raises(ValueError):
         billing_periods(
             start=date(2027, 1, 15),
             term_months=12,
-            monthly_price=A800_MONTH,
+            exact_annual=A800_YEAR,
             total_price=Decimal("100000.00"),
         )
+
+
+def test_sub_fen_remainders_surface_one_fen_at_a_time_instead_of_piling_up():
+    """60 months of one A800 at ¥120,000.000801: ¥49,920.000333216 a month, ¥2,995,200.02 in
+    all. The two fen the term adds up to land where the running total crosses them (months 16
+    and 46), not both on the last month."""
+    annual = Decimal("4.992") * Decimal("120000.000801")
+    periods = schedule(date(2027, 1, 15), 60, annual)
+    assert sum(amounts(periods)) == Decimal("2995200.02")
+    assert sorted(set(amounts(periods))) == [Decimal("49920.00"), Decimal("49920.01")]
+    assert amounts(periods).count(Decimal("49920.01")) == 2
+    assert all(abs(a - annual / 12) < Decimal("0.01") for a in amounts(periods))
 
 
 # --- properties ---------------------------------------------------------------------------------
@@ -183,12 +185,11 @@ def test_the_schedule_covers_the_term_in_contract_months_and_adds_up(start, term
         assert period.is_full_month
         assert contract_month_index(start, period.start) == k
         assert contract_month_index(start, period.last_day) == k
-    # Every period but the last bills annual / 12 rounded once: within half a fen of it.
-    for period in periods[:-1]:
-        assert period.amount == monthly
-        assert abs(period.amount - annual / 12) <= Decimal("0.005")
-    # The last absorbs only the rounding of the others (half a fen each at most).
-    assert abs(periods[-1].amount - annual / 12) <= Decimal("0.005") * term
+    # Every period, the last included, bills annual / 12 within a fen (cumulative rounding);
+    # most bill exactly the rounded monthly price.
+    for period in periods:
+        assert abs(period.amount - annual / 12) < Decimal("0.01")
+        assert abs(period.amount - monthly) <= Decimal("0.01")
 
 
 @given(
@@ -204,7 +205,7 @@ def test_the_periods_through_a_day_are_those_of_the_full_schedule(start, term, a
     cheap = billing_periods(
         start=start,
         term_months=term,
-        monthly_price=monthly_price(annual),
+        exact_annual=annual,
         total_price=term_price(annual, term),
         through=through,
     )
