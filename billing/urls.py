@@ -1,10 +1,10 @@
 from django.urls import path
 
-from billing import views
+from billing.views import invoices
 
 app_name = "billing"
 
 urlpatterns = [
-    path("", views.invoice_list, name="invoice-list"),
-    path("<int:pk>.pdf", views.invoice_download, name="invoice-pdf"),
+    path("", invoices.invoice_list, name="invoice-list"),
+    path("<int:pk>.pdf", invoices.invoice_download, name="invoice-pdf"),
 ]

@@ -336,6 +336,21 @@ INVOICE_NET_DAYS = env.int("INVOICE_NET_DAYS", default=15)
 OVERDUE_GRACE_DAYS = env.int("OVERDUE_GRACE_DAYS", default=30)  # then flag the contract
 DUNNING_RETRY_DAYS = env.list("DUNNING_RETRY_DAYS", cast=int, default=[1, 3, 7])
 PLATFORM_COMMISSION_RATE = Decimal(env.str("PLATFORM_COMMISSION_RATE", default="0.10"))
+# The platform's own legal entity: the merchant of record. It sells capacity to customers (the
+# seller on every statement), collects, and pays providers what was collected less commission.
+# Customers paying by bank transfer pay into PLATFORM_BANK_* quoting the invoice number.
+PLATFORM_LEGAL_NAME = env.str("PLATFORM_LEGAL_NAME", default="算力市场（上海）科技有限公司")
+PLATFORM_LEGAL_NAME_EN = env.str(
+    "PLATFORM_LEGAL_NAME_EN", default="Compute Market (Shanghai) Technology Co., Ltd."
+)
+PLATFORM_CREDIT_CODE = env.str("PLATFORM_CREDIT_CODE", default="91310115MA1K000003")
+PLATFORM_REGISTERED_ADDRESS = env.str(
+    "PLATFORM_REGISTERED_ADDRESS", default="上海市浦东新区张江高科技园区博云路 2 号"
+)
+PLATFORM_PHONE = env.str("PLATFORM_PHONE", default="021-5000 0000")
+PLATFORM_BANK_NAME = env.str("PLATFORM_BANK_NAME", default="招商银行上海张江支行")
+PLATFORM_BANK_ACCOUNT = env.str("PLATFORM_BANK_ACCOUNT", default="1219 0000 0000 0001")
+PLATFORM_BILLING_EMAIL = env.str("PLATFORM_BILLING_EMAIL", default="billing@compute-market.local")
 BILLING_CHUNK_SIZE = env.int("BILLING_CHUNK_SIZE", default=500)
 STRIPE_API_KEY = env.str("STRIPE_API_KEY", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")

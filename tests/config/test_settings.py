@@ -43,3 +43,11 @@ def test_production_settings_pass_check_deploy():
         SECURE_SSL_REDIRECT="true",
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_platforms_default_credit_code_is_valid():
+    from django.conf import settings
+
+    from accounts.uscc import is_valid
+
+    assert is_valid(settings.PLATFORM_CREDIT_CODE)
