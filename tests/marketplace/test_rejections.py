@@ -62,7 +62,7 @@ def test_reasons_speak_the_readers_language_and_the_api_keeps_codes(rejected, cu
         rejections = services.request_rejections(capacity_request=rejected)
         messages = {r.message for _, r in rejections.group(Reason.REGION)[0:10]}
         title = rejections.group(Reason.REGION).title
-    assert messages == {"它位于芜湖；您要求的是合肥。"}  # noqa: RUF001
+    assert messages == {"它位于芜湖；您要求的是合肥。"}
     assert title == "位于其他地区"
     page = customer_client.get(
         f"/api/v1/capacity-requests/{rejected.pk}/rejections/", HTTP_ACCEPT_LANGUAGE="en"
