@@ -18,6 +18,7 @@ from django.db import OperationalError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from accounts import limits
 from accounts.errors import DomainError, InvalidInput, PermissionDeniedError
 from accounts.models import Organization, User
 from inventory import services as inventory
@@ -696,4 +697,11 @@ def workload_size(
             )
     except ValueError as exc:
         raise InvalidInput("non_field_errors", str(exc)) from exc
+    fewest = min(option.servers for option in result.options)
+    if fewest > limits.MAX_SIZING_SERVERS:
+        raise InvalidInput(
+            "non_field_errors",
+            f"This workload needs at least {fewest:,} servers; sizing covers up to "
+            f"{limits.MAX_SIZING_SERVERS:,}. Check the figures, or size a part of it.",
+        )
     return result, prices

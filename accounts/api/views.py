@@ -10,6 +10,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts import ratelimit, services
+from accounts.api.input import ParseBodyFirstMixin
 from accounts.api.permissions import IsPlatformAdmin
 from accounts.api.scoping import OrganizationScopedMixin
 from accounts.api.serializers import (
@@ -26,7 +27,7 @@ from accounts.models import Organization
 from accounts.selectors import organization_of
 
 
-class RegisterView(APIView):
+class RegisterView(ParseBodyFirstMixin, APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
     throttle_classes = [ScopedRateThrottle]
@@ -48,7 +49,7 @@ class RegisterView(APIView):
         return Response(RegistrationResultSerializer(result).data, status=status.HTTP_201_CREATED)
 
 
-class TokenView(APIView):
+class TokenView(ParseBodyFirstMixin, APIView):
     """Exchange a username and password for an API token. Failed attempts are rate-limited."""
 
     permission_classes = [AllowAny]
@@ -83,7 +84,7 @@ class TokenView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MeView(APIView):
+class MeView(ParseBodyFirstMixin, APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(responses=MeSerializer)
@@ -105,6 +106,7 @@ class MeView(APIView):
 
 
 class OrganizationViewSet(
+    ParseBodyFirstMixin,
     OrganizationScopedMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
