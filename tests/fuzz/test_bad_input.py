@@ -668,6 +668,14 @@ CASES = [
         json.dumps(sizing_body(gpu_models=["X"])).replace('"X"', '"\\ud83d"'),
         field="gpu_models",
     ),
+    Case(
+        "surrogate echoed in a choice error",
+        "anonymous",
+        "post",
+        "/api/v1/sizing/",
+        json.dumps(sizing_body(precision="X")).replace('"X"', '"\\ud800"'),
+        field="precision",
+    ),
     # NaN and Infinity as strings.
     Case(
         "price NaN string",
