@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=30)
 NASTY = st.one_of(
     TEXT,
-    st.sampled_from(CONTROL + ["\x00", "%00", "NaN", "Infinity", "-1", "0", "1e999999", ""]),
+    st.sampled_from([*CONTROL, "\x00", "%00", "NaN", "Infinity", "-1", "0", "1e999999", ""]),
     st.integers(-(10**30), 10**30).map(str),
     st.sampled_from(["9999-12-31", "0001-01-01", "2027-02-30", "true", "maybe", "A800-80G,,"]),
     st.lists(TEXT, min_size=2, max_size=60).map(",".join),
@@ -89,7 +89,7 @@ def test_garbage_query_strings_never_fail_the_server(world, template, role):
 
 
 @FUZZ
-@given(code=st.one_of(TEXT, st.sampled_from(CONTROL + ["\x00", "A800\x0080G", "..", "%"])))
+@given(code=st.one_of(TEXT, st.sampled_from([*CONTROL, "\x00", "A800\x0080G", "..", "%"])))
 def test_garbage_catalog_codes_are_not_found(world, code):
     client = world.client("anonymous")
     for collection in ("gpu-models", "regions"):
