@@ -113,16 +113,26 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 SILENCED_SYSTEM_CHECKS = ["models.W040"]
 IS_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")
 
-# --- Cache (login rate limits) --------------------------------------------------------------
+# --- Cache (login and API throttles) -------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
-CACHES = {
-    "default": env.cache(
-        "CACHE_URL",
-        default=(
-            REDIS_URL.replace("redis://", "rediscache://", 1) if REDIS_URL else "locmemcache://"
-        ),
-    )
-}
+# Seconds to wait for Redis before carrying on without it (cache) or giving up a publish.
+REDIS_TIMEOUT_SECONDS = env.float("REDIS_TIMEOUT_SECONDS", default=1.0)
+if env.str("CACHE_URL", default=""):
+    CACHES = {"default": env.cache("CACHE_URL")}
+elif REDIS_URL:
+    # Requests are served while Redis is down: the cache then answers "not cached".
+    CACHES = {
+        "default": {
+            "BACKEND": "config.cache.ResilientRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+                "socket_timeout": REDIS_TIMEOUT_SECONDS,
+            },
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -269,11 +279,23 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=15 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=14 * 60)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A request that enqueues a task while the broker is down waits at most about a second, then
+# the task goes to the outbox (accounts.outbox) and is handed over once the broker is back.
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_TIMEOUT_SECONDS
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": REDIS_TIMEOUT_SECONDS}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "purge-expired-holds": {"task": "inventory.purge_expired_holds", "schedule": 15 * 60},
     "advance-contracts": {"task": "marketplace.advance_contracts", "schedule": 60 * 60},
     "reconcile-payments": {"task": "billing.reconcile_payments", "schedule": 15 * 60},
+    # Tasks enqueued while the broker was down, handed to it once it answers again.
+    "flush-task-outbox": {"task": "accounts.flush_task_outbox", "schedule": 60},
     # Issue due invoices, mark overdue, flag, collect and dun: once a day after midnight.
     "billing-run-day": {"task": "billing.run_day", "schedule": crontab(hour=0, minute=30)},
 }
