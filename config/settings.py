@@ -30,7 +30,7 @@ if not SECRET_KEY:
             "or DEBUG=1 for local development."
         )
     # Development only: a fixed, obviously unsafe key so sessions survive restarts.
-    SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"
+    SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"  # nosec B105 # DEBUG only
 
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else []

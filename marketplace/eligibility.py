@@ -77,7 +77,7 @@ def servers_to_cover(spec: RequestSpec, p_per_server: Decimal) -> int:
     """Whole servers of this size that cover the demand alone."""
     if spec.servers is not None:
         return spec.servers
-    assert spec.min_p is not None
+    assert spec.min_p is not None  # nosec B101 # narrows a type; input is validated upstream
     whole, remainder = divmod(spec.min_p, p_per_server)
     return int(whole) + (1 if remainder else 0)
 
@@ -144,7 +144,7 @@ def explain(spec: RequestSpec, facts: ClusterFacts, code: Reason) -> str:
         case Reason.INTERCONNECT:
             return f"Its network is {facts.interconnect}; you require {spec.interconnect}."
         case Reason.PRICE_ABOVE_MAX:
-            assert spec.max_price_per_p_year is not None
+            assert spec.max_price_per_p_year is not None  # nosec B101 # narrows a type; input is validated upstream
             return (
                 f"It asks {_price(facts.price_per_p_year)} CNY per P per year, above your "
                 f"maximum of {_price(spec.max_price_per_p_year)}."
