@@ -32,6 +32,10 @@ if not SECRET_KEY:
     # Development only: a fixed, obviously unsafe key so sessions survive restarts.
     SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"  # nosec B105 # DEBUG only
 
+# Key rotation: the previous keys, still accepted for signatures (sessions, password resets)
+# made before the switch; drop them once those have expired (docs/operations.md).
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else []
 )
