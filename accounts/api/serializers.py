@@ -91,8 +91,11 @@ class RegistrationSerializer(serializers.Serializer):
     username = serializers.RegexField(
         r"^[\w.@+-]+\Z", max_length=User._meta.get_field("username").max_length
     )
-    password = serializers.CharField(
-        write_only=True, max_length=limits.MAX_PASSWORD_LENGTH, style={"input_type": "password"}
+    password = TextField(
+        write_only=True,
+        max_length=limits.MAX_PASSWORD_LENGTH,
+        trim_whitespace=False,  # as Django's password fields: spaces are part of it
+        style={"input_type": "password"},
     )
     email = serializers.EmailField(
         max_length=User._meta.get_field("email").max_length,
@@ -111,8 +114,11 @@ class RegistrationResultSerializer(serializers.Serializer):
 
 class TokenRequestSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=User._meta.get_field("username").max_length)
-    password = serializers.CharField(
-        write_only=True, max_length=limits.MAX_PASSWORD_LENGTH, style={"input_type": "password"}
+    password = TextField(
+        write_only=True,
+        max_length=limits.MAX_PASSWORD_LENGTH,
+        trim_whitespace=False,  # as Django's password fields: spaces are part of it
+        style={"input_type": "password"},
     )
 
 

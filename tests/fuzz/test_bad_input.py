@@ -625,6 +625,18 @@ CASES = [
         {"registered_address": LONG_TEXT},
         field="registered_address",
     ),
+    Case(
+        "register password control",
+        "anonymous",
+        "post",
+        "/api/v1/auth/register/",
+        {
+            "username": "u3",
+            "password": "long-enough-\x11-passphrase",
+            "organization": {"name": "Org 3", "roles": ["customer"]},
+        },
+        field="password",
+    ),
     # Idempotency-Key too long or unprintable: 400, never 409.
     Case(
         "idempotency key 256",
