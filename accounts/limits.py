@@ -33,10 +33,26 @@ MAX_DAILY_VISITS = Decimal("1e11")
 MAX_QUESTIONS_PER_VISIT = Decimal("10000")
 MAX_TOKENS_PER_QUESTION = Decimal("1000000")
 MAX_SIZING_SERVERS = 100_000
+MIN_UTILISATION = Decimal("0.01")  # 1%: below that, no real job runs
+MAX_SIZING_DAYS = 3650  # a training run finishing within ten years
+# Cluster facts other than price and size.
+MAX_INTERCONNECT_GBPS = 100_000  # per server; today's fastest fabrics are 3,200 Gbit/s
+MIN_SLA_UPTIME_PERCENT = Decimal("50")
+MAX_OUTAGE_SERVERS = MAX_SERVERS_PER_CLUSTER
 # Free text.
 MAX_NAME_LENGTH = 200
 MAX_NOTE_LENGTH = 2000
 MAX_REASON_LENGTH = 1000
+MAX_PASSWORD_LENGTH = 4096
+# Codes (GPU models, regions) and the lists of them a request or a filter names.
+MAX_CODE_LENGTH = 40
+MAX_CODES_PER_LIST = 50
+# Object ids typed into filters (``?provider=``): PostgreSQL's bigint.
+MAX_ID = 2**63 - 1
+# API plumbing: list pages and the ``Idempotency-Key`` header.
+MAX_PAGE_SIZE = 200
+MAX_PAGE_NUMBER = 1_000_000
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
 
 def latest_date(today: date) -> date:

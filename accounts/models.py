@@ -266,3 +266,27 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class OutboxTask(models.Model):
+    """A Celery task the broker could not take when it was enqueued (Redis down, say).
+
+    ``config.celery.ResilientTask`` writes the row instead of failing the request; the
+    ``accounts.flush_task_outbox`` task (every minute from the beat, and when a worker starts)
+    hands it to the broker with the same task id once it answers, then deletes the row.
+    """
+
+    task_id = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    args = models.JSONField(default=list)
+    kwargs = models.JSONField(default=dict)
+    options = models.JSONField(default=dict)  # queue, eta, expires, priority, time limits
+    attempts = models.PositiveIntegerField(default=0)  # failed hand-overs since it was stored
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.task_id}"

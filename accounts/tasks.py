@@ -9,6 +9,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from accounts.models import Invitation
+from accounts.outbox import outbox_flush
 
 
 @shared_task(
@@ -41,3 +42,10 @@ def send_invitation_email(invitation_id: int, accept_url: str, language: str) ->
         body = render_to_string("accounts/email/invitation.txt", context)
     mail.send_mail(" ".join(subject.split()), body, settings.DEFAULT_FROM_EMAIL, [invitation.email])
     return True
+
+
+@shared_task(name="accounts.flush_task_outbox", time_limit=300, soft_time_limit=280)
+def flush_task_outbox() -> int:
+    """Hand tasks kept while the broker was down to the broker. Idempotent: a second run finds
+    an empty outbox."""
+    return outbox_flush()

@@ -30,7 +30,11 @@ if not SECRET_KEY:
             "or DEBUG=1 for local development."
         )
     # Development only: a fixed, obviously unsafe key so sessions survive restarts.
-    SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"
+    SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"  # nosec B105 # DEBUG only
+
+# Key rotation: the previous keys, still accepted for signatures (sessions, password resets)
+# made before the switch; drop them once those have expired (docs/operations.md).
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else []
@@ -61,6 +65,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Before SecurityMiddleware: X-Forwarded-* count only from TRUSTED_PROXIES.
+    "config.middleware.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -72,6 +78,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
+    # A view that loses the database answers 503 (JSON under /api/), never a 500.
+    "config.middleware.DatabaseUnavailableMiddleware",
     # Last: turns a login refused by django-axes into a 429 (accounts.throttling).
     "axes.middleware.AxesMiddleware",
 ]
@@ -111,16 +119,26 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 SILENCED_SYSTEM_CHECKS = ["models.W040"]
 IS_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")
 
-# --- Cache (API request throttles) --------------------------------------------------------------
+# --- Cache (login and API throttles) -------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
-CACHES = {
-    "default": env.cache(
-        "CACHE_URL",
-        default=(
-            REDIS_URL.replace("redis://", "rediscache://", 1) if REDIS_URL else "locmemcache://"
-        ),
-    )
-}
+# Seconds to wait for Redis before carrying on without it (cache) or giving up a publish.
+REDIS_TIMEOUT_SECONDS = env.float("REDIS_TIMEOUT_SECONDS", default=1.0)
+if env.str("CACHE_URL", default=""):
+    CACHES = {"default": env.cache("CACHE_URL")}
+elif REDIS_URL:
+    # Requests are served while Redis is down: the cache then answers "not cached".
+    CACHES = {
+        "default": {
+            "BACKEND": "config.cache.ResilientRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+                "socket_timeout": REDIS_TIMEOUT_SECONDS,
+            },
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -232,10 +250,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "accounts.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
+    # Filters, ordering, pagination and ?format= refuse what they do not understand (400).
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "accounts.api.filters.StrictFilterBackend",
+        "accounts.api.filters.StrictOrderingFilter",
     ],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "accounts.api.input.StrictContentNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "accounts.api.exceptions.api_exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
@@ -293,11 +313,23 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=15 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=14 * 60)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A request that enqueues a task while the broker is down waits at most about a second, then
+# the task goes to the outbox (accounts.outbox) and is handed over once the broker is back.
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_TIMEOUT_SECONDS
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": REDIS_TIMEOUT_SECONDS}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "purge-expired-holds": {"task": "inventory.purge_expired_holds", "schedule": 15 * 60},
     "advance-contracts": {"task": "marketplace.advance_contracts", "schedule": 60 * 60},
     "reconcile-payments": {"task": "billing.reconcile_payments", "schedule": 15 * 60},
+    # Tasks enqueued while the broker was down, handed to it once it answers again.
+    "flush-task-outbox": {"task": "accounts.flush_task_outbox", "schedule": 60},
     # The daily billing run, in order: invoice chunks (a group), then settlements, overdue
     # marking, flags, payouts, collection and dunning (a chord and a chain); after midnight.
     "billing-run-day": {"task": "billing.run_day", "schedule": crontab(hour=0, minute=30)},

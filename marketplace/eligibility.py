@@ -82,7 +82,7 @@ def servers_to_cover(spec: RequestSpec, p_per_server: Decimal) -> int:
     """Whole servers of this size that cover the demand alone."""
     if spec.servers is not None:
         return spec.servers
-    assert spec.min_p is not None
+    assert spec.min_p is not None  # nosec B101 # narrows a type; input is validated upstream
     whole, remainder = divmod(spec.min_p, p_per_server)
     return int(whole) + (1 if remainder else 0)
 
@@ -208,7 +208,7 @@ def explain(
                 "required": names.requirement(spec.interconnect),
             }
         case Reason.PRICE_ABOVE_MAX:
-            assert spec.max_price_per_p_year is not None
+            assert spec.max_price_per_p_year is not None  # nosec B101 # narrows a type; input is validated upstream
             return gettext(
                 "It asks %(price)s per P per year, above your maximum of %(maximum)s."
             ) % {

@@ -255,7 +255,7 @@ class _Instance:
         )
         if demand.min_p is not None:
             return cls(items=items, target=-(-raw_p[-1] // p_unit), counts_p=True)
-        assert demand.servers is not None
+        assert demand.servers is not None  # nosec B101 # narrows a type; input is validated upstream
         return cls(items=items, target=demand.servers, counts_p=False)
 
     def without(self, cluster_id: int) -> _Instance:

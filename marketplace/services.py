@@ -400,7 +400,11 @@ def _quotes_generate_once(
                 uptime=uptime.get(fact.cluster_id, Decimal(100)),
             )
             for fact in facts
-            if (fact.free_servers or 0) > 0 and not capacity_reason_codes(spec, fact)
+            if (fact.free_servers or 0) > 0
+            and not capacity_reason_codes(spec, fact)
+            # A listing priced beyond what the API accepts (written around it, e.g. before the
+            # bound existed) is never quoted: its totals could overflow and fail the whole run.
+            and fact.price_per_p_year <= limits.MAX_PRICE_PER_P_YEAR
         ]
         offers = matching.match(_demand(locked), candidates, limit=settings.QUOTES_PER_REQUEST)
         by_id = {fact.cluster_id: fact for fact in facts}
@@ -867,4 +871,11 @@ def workload_size(
             )
     except ValueError as exc:
         raise InvalidInput("non_field_errors", str(exc)) from exc
+    fewest = min(option.servers for option in result.options)
+    if fewest > limits.MAX_SIZING_SERVERS:
+        raise InvalidInput(
+            "non_field_errors",
+            f"This workload needs at least {fewest:,} servers; sizing covers up to "
+            f"{limits.MAX_SIZING_SERVERS:,}. Check the figures, or size a part of it.",
+        )
     return result, prices

@@ -3,21 +3,25 @@
 The first request with a key runs inside a transaction that also stores its response; a
 repeat with the same key replays that response without running again. Two concurrent first
 requests with the same key serialise on the unique index: the second blocks until the first
-commits, then replays its response. A key reused with a different body is a 422.
+commits, then replays its response. A key reused with a different body is a 422. A key that
+is longer than ``limits.MAX_IDEMPOTENCY_KEY_LENGTH`` or not printable ASCII is a 400.
 """
 
 import functools
 import hashlib
 import json
+import re
 
 from django.db import IntegrityError, transaction
 from rest_framework.response import Response
 
-from accounts.errors import DomainError
+from accounts import limits
+from accounts.errors import DomainError, InvalidInput
 from accounts.models import IdempotencyRecord
 
 HEADER = "HTTP_IDEMPOTENCY_KEY"
-MAX_KEY_LENGTH = 255
+MAX_KEY_LENGTH = limits.MAX_IDEMPOTENCY_KEY_LENGTH
+_PRINTABLE_ASCII = re.compile(r"^[\x20-\x7e]+\Z")
 
 
 class IdempotencyKeyReused(DomainError):
@@ -54,10 +58,10 @@ def idempotent(view_method):
         if not key:
             return view_method(self, request, *args, **kwargs)
         if len(key) > MAX_KEY_LENGTH:
-            raise DomainError(
-                "Idempotency-Key is too long.",
-                code="invalid",
-                details={"idempotency_key": [f"At most {MAX_KEY_LENGTH} characters."]},
+            raise InvalidInput("idempotency_key", f"At most {MAX_KEY_LENGTH} characters.")
+        if not _PRINTABLE_ASCII.match(key):
+            raise InvalidInput(
+                "idempotency_key", "Use printable ASCII characters only (e.g. a UUID)."
             )
         scope = f"{request.method} {request.path}"
         fingerprint = _fingerprint(request)

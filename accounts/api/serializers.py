@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from accounts import limits
+from accounts.api.fields import TextField
 from accounts.models import (
     LEGAL_PROFILE_FIELDS,
     Membership,
@@ -32,20 +34,33 @@ class OrganizationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def _max_length(name: str) -> int:
+    """What the organisation's column holds."""
+    return Organization._meta.get_field(name).max_length
+
+
 class OrganizationUpdateSerializer(serializers.Serializer):
     """Any subset of the profile; the service checks each field (GB 32100-2015 for the code)."""
 
-    name = serializers.CharField(max_length=200, required=False)
-    legal_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    unified_social_credit_code = serializers.CharField(
-        max_length=18, required=False, allow_blank=True
+    name = TextField(max_length=_max_length("name"), required=False)
+    legal_name = TextField(max_length=_max_length("legal_name"), required=False, allow_blank=True)
+    unified_social_credit_code = TextField(
+        max_length=_max_length("unified_social_credit_code"), required=False, allow_blank=True
     )
-    registered_address = serializers.CharField(max_length=300, required=False, allow_blank=True)
-    phone = serializers.CharField(max_length=40, required=False, allow_blank=True)
-    bank_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    bank_account = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    contact_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    contact_email = serializers.EmailField(required=False, allow_blank=True)
+    registered_address = TextField(
+        max_length=_max_length("registered_address"), required=False, allow_blank=True
+    )
+    phone = TextField(max_length=_max_length("phone"), required=False, allow_blank=True)
+    bank_name = TextField(max_length=_max_length("bank_name"), required=False, allow_blank=True)
+    bank_account = TextField(
+        max_length=_max_length("bank_account"), required=False, allow_blank=True
+    )
+    contact_name = TextField(
+        max_length=_max_length("contact_name"), required=False, allow_blank=True
+    )
+    contact_email = serializers.EmailField(
+        max_length=_max_length("contact_email"), required=False, allow_blank=True
+    )
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -55,10 +70,11 @@ class UserSerializer(serializers.ModelSerializer):
 
 
 class RegistrationOrganizationSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
+    name = TextField(max_length=_max_length("name"))
     roles = serializers.ListField(
-        child=serializers.CharField(),
+        child=serializers.CharField(max_length=limits.MAX_CODE_LENGTH),
         allow_empty=False,
+        max_length=len(OrganizationRole.values),
         help_text='"provider", "customer" or both.',
     )
 
@@ -72,9 +88,21 @@ class RegistrationOrganizationSerializer(serializers.Serializer):
 
 
 class RegistrationSerializer(serializers.Serializer):
-    username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
-    password = serializers.CharField(write_only=True, style={"input_type": "password"})
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    username = serializers.RegexField(
+        r"^[\w.@+-]+\Z", max_length=User._meta.get_field("username").max_length
+    )
+    password = TextField(
+        write_only=True,
+        max_length=limits.MAX_PASSWORD_LENGTH,
+        trim_whitespace=False,  # as Django's password fields: spaces are part of it
+        style={"input_type": "password"},
+    )
+    email = serializers.EmailField(
+        max_length=User._meta.get_field("email").max_length,
+        required=False,
+        allow_blank=True,
+        default="",
+    )
     organization = RegistrationOrganizationSerializer()
 
 
@@ -85,8 +113,13 @@ class RegistrationResultSerializer(serializers.Serializer):
 
 
 class TokenRequestSerializer(serializers.Serializer):
-    username = serializers.CharField()
-    password = serializers.CharField(write_only=True, style={"input_type": "password"})
+    username = serializers.CharField(max_length=User._meta.get_field("username").max_length)
+    password = TextField(
+        write_only=True,
+        max_length=limits.MAX_PASSWORD_LENGTH,
+        trim_whitespace=False,  # as Django's password fields: spaces are part of it
+        style={"input_type": "password"},
+    )
 
 
 class TokenSerializer(serializers.Serializer):

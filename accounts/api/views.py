@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from accounts import services, throttling
 from accounts.api.authentication import ApiTokenAuthentication
+from accounts.api.input import ParseBodyFirstMixin
 from accounts.api.permissions import IsPlatformAdmin
 from accounts.api.scoping import OrganizationScopedMixin
 from accounts.api.serializers import (
@@ -27,7 +28,7 @@ from accounts.models import Organization
 from accounts.selectors import organization_of
 
 
-class RegisterView(APIView):
+class RegisterView(ParseBodyFirstMixin, APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
     throttle_classes = [ClientAddressScopedRateThrottle]
@@ -50,7 +51,7 @@ class RegisterView(APIView):
         return Response(RegistrationResultSerializer(result).data, status=status.HTTP_201_CREATED)
 
 
-class TokenView(APIView):
+class TokenView(ParseBodyFirstMixin, APIView):
     """Exchange a username and password for a new API token; revoke the token in use.
 
     Failed attempts count towards the login throttle (django-axes, ``accounts.throttling``):
@@ -91,7 +92,7 @@ class TokenView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MeView(APIView):
+class MeView(ParseBodyFirstMixin, APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(responses=MeSerializer)
@@ -113,6 +114,7 @@ class MeView(APIView):
 
 
 class OrganizationViewSet(
+    ParseBodyFirstMixin,
     OrganizationScopedMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,

@@ -2,9 +2,26 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api.fields import ExactDecimalField, exact_decimal_string
-from accounts.money import RATE_DECIMAL_PLACES, RATE_MAX_DIGITS
-from inventory.models import Cluster, ClusterStatus, GpuModel, Interconnect, Outage, Region
+from accounts import limits
+from accounts.api.fields import (
+    CodeRelatedField,
+    ExactDecimalField,
+    HorizonDateField,
+    HorizonDateTimeField,
+    TextField,
+    exact_decimal_string,
+    price_field,
+)
+from accounts.money import P_DECIMAL_PLACES, P_MAX_DIGITS
+from inventory.models import (
+    Allocation,
+    Cluster,
+    ClusterStatus,
+    GpuModel,
+    Interconnect,
+    Outage,
+    Region,
+)
 
 
 class GpuModelSerializer(serializers.ModelSerializer):
@@ -93,35 +110,47 @@ class ClusterSerializer(serializers.ModelSerializer):
 
 
 class ClusterWriteSerializer(serializers.Serializer):
-    """Create (all required fields) or PATCH (any subset) a cluster."""
+    """Create (all required fields) or PATCH (any subset) a cluster, within accounts.limits."""
 
-    name = serializers.CharField(max_length=200)
-    region = serializers.SlugRelatedField(slug_field="code", queryset=Region.objects.all())
-    gpu_model = serializers.SlugRelatedField(slug_field="code", queryset=GpuModel.objects.all())
-    gpus_per_server = serializers.IntegerField(min_value=1, max_value=16)
-    server_count = serializers.IntegerField(min_value=0, max_value=100_000)
+    name = TextField(max_length=limits.MAX_NAME_LENGTH)
+    region = CodeRelatedField(queryset=Region.objects.all())
+    gpu_model = CodeRelatedField(queryset=GpuModel.objects.all())
+    gpus_per_server = serializers.IntegerField(min_value=1, max_value=limits.MAX_GPUS_PER_SERVER)
+    server_count = serializers.IntegerField(min_value=0, max_value=limits.MAX_SERVERS_PER_CLUSTER)
     interconnect = serializers.ChoiceField(choices=Interconnect.choices)
-    interconnect_gbps = serializers.IntegerField(min_value=0, max_value=100_000, required=False)
-    price_per_p_year = serializers.DecimalField(
-        max_digits=RATE_MAX_DIGITS, decimal_places=RATE_DECIMAL_PLACES, min_value=1
+    interconnect_gbps = serializers.IntegerField(
+        min_value=0, max_value=limits.MAX_INTERCONNECT_GBPS, required=False
     )
-    min_term_months = serializers.IntegerField(min_value=1, max_value=60, required=False)
-    available_from = serializers.DateField()
-    available_until = serializers.DateField(required=False, allow_null=True)
+    price_per_p_year = price_field()
+    min_term_months = serializers.IntegerField(
+        min_value=limits.MIN_TERM_MONTHS, max_value=limits.MAX_TERM_MONTHS, required=False
+    )
+    available_from = HorizonDateField()
+    available_until = HorizonDateField(required=False, allow_null=True)
     sla_uptime_percent = serializers.DecimalField(
-        max_digits=6, decimal_places=3, min_value=50, max_value=100, required=False
+        max_digits=6,
+        decimal_places=3,
+        min_value=limits.MIN_SLA_UPTIME_PERCENT,
+        max_value=100,
+        required=False,
     )
     status = serializers.ChoiceField(choices=ClusterStatus.choices, required=False)
-    description = serializers.CharField(required=False, allow_blank=True)
+    description = TextField(
+        max_length=limits.MAX_NOTE_LENGTH, multiline=True, required=False, allow_blank=True
+    )
 
 
 class SearchWindowSerializer(serializers.Serializer):
     """Query parameters that ask for free capacity over ``[start, end)``."""
 
-    start = serializers.DateField(required=False)
-    end = serializers.DateField(required=False)
+    start = HorizonDateField(required=False)
+    end = HorizonDateField(required=False)
     min_free_p = serializers.DecimalField(
-        max_digits=14, decimal_places=6, min_value=0, required=False
+        max_digits=P_MAX_DIGITS,
+        decimal_places=P_DECIMAL_PLACES,
+        min_value=0,
+        max_value=limits.MAX_REQUEST_P,
+        required=False,
     )
 
     def validate(self, attrs):
@@ -139,8 +168,8 @@ class SearchWindowSerializer(serializers.Serializer):
 
 
 class AvailabilityQuerySerializer(serializers.Serializer):
-    start = serializers.DateField()
-    end = serializers.DateField()
+    start = HorizonDateField()
+    end = HorizonDateField()
 
     def validate(self, attrs):
         if attrs["end"] <= attrs["start"]:
@@ -177,10 +206,10 @@ class OutageSerializer(serializers.ModelSerializer):
 
 
 class OutageWriteSerializer(serializers.Serializer):
-    start = serializers.DateTimeField()
-    end = serializers.DateTimeField()
-    servers_affected = serializers.IntegerField(min_value=1)
-    description = serializers.CharField()
+    start = HorizonDateTimeField()
+    end = HorizonDateTimeField()
+    servers_affected = serializers.IntegerField(min_value=1, max_value=limits.MAX_OUTAGE_SERVERS)
+    description = TextField(max_length=limits.MAX_NOTE_LENGTH, multiline=True)
 
     def validate(self, attrs):
         start = attrs.get("start", getattr(self.instance, "start", None))
@@ -191,14 +220,25 @@ class OutageWriteSerializer(serializers.Serializer):
 
 
 class OutageCorrectionSerializer(OutageWriteSerializer):
-    reason = serializers.CharField(required=False, allow_blank=True, default="")
+    reason = TextField(
+        max_length=limits.MAX_REASON_LENGTH,
+        multiline=True,
+        required=False,
+        allow_blank=True,
+        default="",
+    )
 
 
 class MaintenanceSerializer(serializers.Serializer):
-    start = serializers.DateField()
-    end = serializers.DateField()
-    servers = serializers.IntegerField(min_value=1)
-    note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    start = HorizonDateField()
+    end = HorizonDateField()
+    servers = serializers.IntegerField(min_value=1, max_value=limits.MAX_SERVERS_PER_CLUSTER)
+    note = TextField(
+        max_length=Allocation._meta.get_field("note").max_length,
+        required=False,
+        allow_blank=True,
+        default="",
+    )
 
     def validate(self, attrs):
         if attrs["end"] <= attrs["start"]:

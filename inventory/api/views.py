@@ -7,7 +7,10 @@ from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 
+from accounts.api.fields import CODE_PATTERN
+from accounts.api.filters import CodeInFilter, IdFilter, StrictFilterSet, price_filter
 from accounts.api.idempotency import idempotent
+from accounts.api.input import ParseBodyFirstMixin
 from accounts.api.permissions import IsProvider
 from accounts.errors import InvalidInput, PermissionDeniedError
 from accounts.selectors import organization_of
@@ -29,35 +32,33 @@ from inventory.api.serializers import (
 from inventory.models import Allocation, Cluster, ClusterStatus, GpuModel, Interconnect, Region
 
 
-class GpuModelViewSet(viewsets.ReadOnlyModelViewSet):
+class GpuModelViewSet(ParseBodyFirstMixin, viewsets.ReadOnlyModelViewSet):
     """The GPU catalog. Ratings: P per server = GPUs per server x FP16 sparse TFLOPS / 1000."""
 
     queryset = GpuModel.objects.all()
     serializer_class = GpuModelSerializer
     permission_classes = [AllowAny]
     lookup_field = "code"
+    lookup_value_regex = CODE_PATTERN  # anything else (a NUL byte, say) is simply not found
     pagination_class = None
 
 
-class RegionViewSet(viewsets.ReadOnlyModelViewSet):
+class RegionViewSet(ParseBodyFirstMixin, viewsets.ReadOnlyModelViewSet):
     queryset = Region.objects.all()
     serializer_class = RegionSerializer
     permission_classes = [AllowAny]
     lookup_field = "code"
+    lookup_value_regex = CODE_PATTERN
     pagination_class = None
 
 
-class CharInFilter(filters.BaseInFilter, filters.CharFilter):
-    pass
-
-
-class ClusterFilter(filters.FilterSet):
-    gpu_model = CharInFilter(field_name="gpu_model__code", help_text="GPU codes, comma-separated")
-    region = CharInFilter(field_name="region__code", help_text="Region codes, comma-separated")
+class ClusterFilter(StrictFilterSet):
+    gpu_model = CodeInFilter(field_name="gpu_model__code", help_text="GPU codes, comma-separated")
+    region = CodeInFilter(field_name="region__code", help_text="Region codes, comma-separated")
     interconnect = filters.MultipleChoiceFilter(choices=Interconnect.choices)
-    max_price = filters.NumberFilter(field_name="price_per_p_year", lookup_expr="lte")
+    max_price = price_filter(field_name="price_per_p_year", lookup_expr="lte")
     status = filters.ChoiceFilter(choices=ClusterStatus.choices)
-    provider = filters.NumberFilter(field_name="provider_id")
+    provider = IdFilter(field_name="provider_id")
 
     class Meta:
         model = Cluster
@@ -76,6 +77,7 @@ WINDOW_PARAMETERS = [
 
 
 class ClusterViewSet(
+    ParseBodyFirstMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -215,7 +217,9 @@ class ClusterViewSet(
         return self.get_paginated_response(AllocationSerializer(page, many=True).data)
 
 
-class OutageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class OutageViewSet(
+    ParseBodyFirstMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Outages of the clusters you can see. Providers edit their own until billed; after that
     only admins correct them, with a reason, and each correction is audited."""
 

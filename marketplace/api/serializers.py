@@ -1,11 +1,17 @@
 from decimal import Decimal
 
-from django.utils import timezone
 from django.utils.translation import gettext
 from rest_framework import serializers
 
 from accounts import limits
-from accounts.money import P_DECIMAL_PLACES, P_MAX_DIGITS, RATE_DECIMAL_PLACES, RATE_MAX_DIGITS
+from accounts.api.fields import (
+    CodeRelatedField,
+    HorizonDateField,
+    TextField,
+    code_list,
+    price_field,
+)
+from accounts.money import P_DECIMAL_PLACES, P_MAX_DIGITS, TFLOPS_PER_P
 from inventory.models import GpuModel, Region
 from marketplace.models import (
     CapacityRequest,
@@ -17,13 +23,10 @@ from marketplace.models import (
     QuoteLine,
 )
 from marketplace.selectors import contract_view
-from marketplace.services import MAX_TERM_MONTHS
 
 
 class CapacityRequestCreateSerializer(serializers.Serializer):
-    gpu_models = serializers.SlugRelatedField(
-        slug_field="code", queryset=GpuModel.objects.all(), many=True, allow_empty=False
-    )
+    gpu_models = code_list(queryset=GpuModel.objects.all(), allow_empty=False)
     min_p = serializers.DecimalField(
         max_digits=P_MAX_DIGITS,
         decimal_places=P_DECIMAL_PLACES,
@@ -34,40 +37,24 @@ class CapacityRequestCreateSerializer(serializers.Serializer):
     servers = serializers.IntegerField(
         required=False, min_value=1, max_value=limits.MAX_SERVERS_PER_REQUEST
     )
-    region = serializers.SlugRelatedField(
-        slug_field="code", queryset=Region.objects.all(), required=False, allow_null=True
-    )
-    regions = serializers.SlugRelatedField(
-        slug_field="code", queryset=Region.objects.all(), many=True, required=False
-    )
+    region = CodeRelatedField(queryset=Region.objects.all(), required=False, allow_null=True)
+    regions = code_list(queryset=Region.objects.all(), required=False)
     interconnect = serializers.ChoiceField(
         choices=InterconnectRequirement.choices, default=InterconnectRequirement.ANY
     )
     single_cluster = serializers.BooleanField(default=True)
-    start_date = serializers.DateField()
-    term_months = serializers.IntegerField(min_value=1, max_value=MAX_TERM_MONTHS)
-    max_price_per_p_year = serializers.DecimalField(
-        max_digits=RATE_MAX_DIGITS,
-        decimal_places=RATE_DECIMAL_PLACES,
-        required=False,
-        allow_null=True,
-        min_value=limits.MIN_PRICE_PER_P_YEAR,
-        max_value=limits.MAX_PRICE_PER_P_YEAR,
+    start_date = HorizonDateField()
+    term_months = serializers.IntegerField(
+        min_value=limits.MIN_TERM_MONTHS, max_value=limits.MAX_TERM_MONTHS
     )
-    note = serializers.CharField(
+    max_price_per_p_year = price_field(required=False, allow_null=True)
+    note = TextField(
         max_length=CapacityRequest._meta.get_field("note").max_length,
+        multiline=True,
         required=False,
         allow_blank=True,
         default="",
     )
-
-    def validate_start_date(self, value):
-        if not limits.date_in_horizon(value, timezone.localdate()):
-            raise serializers.ValidationError(
-                gettext("Must be a date no later than %(latest)s.")
-                % {"latest": limits.latest_date(timezone.localdate()).isoformat()}
-            )
-        return value
 
     def validate(self, attrs):
         has_p, has_servers = attrs.get("min_p") is not None, attrs.get("servers") is not None
@@ -78,12 +65,29 @@ class CapacityRequestCreateSerializer(serializers.Serializer):
             raise serializers.ValidationError({"min_p": [message], "servers": [message]})
         if has_p and attrs["min_p"] <= 0:
             raise serializers.ValidationError({"min_p": ["Must be more than 0."]})
+        if has_servers:
+            _check_servers_within_max_p(attrs["servers"], attrs["gpu_models"])
         regions = list(attrs.pop("regions", []))
         region = attrs.pop("region", None)
         if region is not None and region not in regions:
             regions.append(region)
         attrs["regions"] = regions
         return attrs
+
+
+def _check_servers_within_max_p(servers: int, gpu_models: list[GpuModel]) -> None:
+    """A request for servers may not ask for more than MAX_REQUEST_P either: at the largest
+    server (MAX_GPUS_PER_SERVER cards of the best-rated model named), so no quote for it can
+    outgrow the money columns."""
+    best = max(model.fp16_sparse_tflops for model in gpu_models)
+    largest_server_p = limits.MAX_GPUS_PER_SERVER * best / TFLOPS_PER_P
+    most = int(limits.MAX_REQUEST_P // largest_server_p)
+    if servers > most:
+        message = (
+            f"At most {most:,} servers of these GPU models: a request may ask for up to "
+            f"{limits.MAX_REQUEST_P:,} P."
+        )
+        raise serializers.ValidationError({"servers": [message]})
 
 
 class CapacityRequestSerializer(serializers.ModelSerializer):
@@ -239,12 +243,18 @@ class ContractSerializer(serializers.ModelSerializer):
 
 
 class TerminateSerializer(serializers.Serializer):
-    reason = serializers.CharField()
-    effective_date = serializers.DateField()
+    reason = TextField(max_length=limits.MAX_REASON_LENGTH, multiline=True)
+    effective_date = HorizonDateField()
 
 
 class ReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, default="")
+    reason = TextField(
+        max_length=limits.MAX_REASON_LENGTH,
+        multiline=True,
+        required=False,
+        allow_blank=True,
+        default="",
+    )
 
 
 class MarketRowSerializer(serializers.Serializer):
@@ -305,7 +315,8 @@ class SizingRequestSerializer(serializers.Serializer):
     days = serializers.DecimalField(
         max_digits=8,
         decimal_places=2,
-        min_value=0,
+        min_value=Decimal("0.01"),
+        max_value=limits.MAX_SIZING_DAYS,
         required=False,
         help_text="Mode `deadline`: the run must finish within this many days.",
     )
@@ -322,9 +333,7 @@ class SizingRequestSerializer(serializers.Serializer):
     utilisation = serializers.DecimalField(
         max_digits=4, decimal_places=3, min_value=0, max_value=1, default=Decimal("0.45")
     )
-    gpu_models = serializers.SlugRelatedField(
-        slug_field="code", queryset=GpuModel.objects.all(), many=True, required=False
-    )
+    gpu_models = code_list(queryset=GpuModel.objects.all(), required=False)
     gpus_per_server = serializers.IntegerField(
         min_value=1, max_value=limits.MAX_GPUS_PER_SERVER, default=8
     )
@@ -345,10 +354,6 @@ class SizingRequestSerializer(serializers.Serializer):
         if missing:
             message = gettext("Required for this kind of sizing.")
             raise serializers.ValidationError({name: [message] for name in missing})
-        if attrs["utilisation"] <= 0:
-            raise serializers.ValidationError({"utilisation": [gettext("Must be more than 0.")]})
-        if key == ("training", "deadline") and attrs["days"] <= 0:
-            raise serializers.ValidationError({"days": [gettext("Must be more than 0.")]})
         return attrs
 
 

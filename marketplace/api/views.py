@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.idempotency import idempotent
+from accounts.api.input import ParseBodyFirstMixin
 from accounts.api.permissions import IsCustomer, IsPlatformAdmin
 from accounts.errors import InvalidInput, PermissionDeniedError
 from accounts.selectors import organization_of
@@ -40,6 +41,7 @@ def _rejected(rejections) -> list[dict]:
 
 
 class CapacityRequestViewSet(
+    ParseBodyFirstMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -114,7 +116,9 @@ class CapacityRequestViewSet(
         return Response(CapacityRequestSerializer(capacity_request).data)
 
 
-class QuoteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class QuoteViewSet(
+    ParseBodyFirstMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     serializer_class = QuoteSerializer
     filterset_fields = ["request", "status"]
 
@@ -137,7 +141,9 @@ class QuoteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         )
 
 
-class ContractViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ContractViewSet(
+    ParseBodyFirstMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Contracts: customers see theirs, providers those on their clusters, admins all."""
 
     serializer_class = ContractSerializer
@@ -196,7 +202,7 @@ class ContractViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         )
 
 
-class MarketView(APIView):
+class MarketView(ParseBodyFirstMixin, APIView):
     """The market at a glance, per GPU model and region (anonymised)."""
 
     @extend_schema(responses=MarketRowSerializer(many=True))
@@ -219,7 +225,7 @@ class MarketView(APIView):
         return Response(MarketRowSerializer(rows, many=True).data)
 
 
-class SizingView(APIView):
+class SizingView(ParseBodyFirstMixin, APIView):
     """From a workload to P: the article's method, with its formulas shown. Mode `duration`
     answers how many days a training run takes on a number of servers."""
 
