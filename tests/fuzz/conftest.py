@@ -22,7 +22,7 @@ from tests.factories import (
     member_of,
 )
 
-OUR_APPS = ("accounts", "inventory", "marketplace", "billing", "authtoken")
+OUR_APPS = ("accounts", "inventory", "marketplace", "billing")
 
 
 def row_counts() -> dict[str, int]:
