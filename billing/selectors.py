@@ -1,13 +1,23 @@
 """Reads of billing: contracts' schedules, which contracts are due, scoped lists, exports."""
 
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
-from django.db.models import DateField, Exists, OuterRef, Prefetch, QuerySet, Value
+from django.db.models import DateField, Exists, OuterRef, Prefetch, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Least
+from django.utils.translation import gettext
 
 from accounts.models import User
 from accounts.selectors import is_platform_admin, scope_to_organization
-from billing.models import CreditNote, Invoice, InvoiceStatus, PayoutStatement
+from billing.models import (
+    BillingEvent,
+    CreditNote,
+    Invoice,
+    InvoiceStatus,
+    Payment,
+    PaymentStatus,
+    PayoutStatement,
+)
 from billing.periods import BillingPeriod, billing_periods, terminated_schedule
 from marketplace.models import Contract, ContractStatus
 from marketplace.selectors import contract_exact_annual
@@ -104,3 +114,79 @@ def payout_list(*, user: User | None) -> QuerySet[PayoutStatement]:
     """Providers see their own statements; admins see all."""
     queryset = PayoutStatement.objects.select_related("provider").prefetch_related("lines")
     return scope_to_organization(queryset, user=user, org_field="provider")
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One line of a billing document's audit trail, statuses in words."""
+
+    at: datetime
+    subject: str  # what changed, in words ("Invoice", "Payment 12", ...)
+    from_status: str
+    to_status: str
+    by: str
+    reason: str
+
+
+def _subject_labels() -> dict[str, str]:
+    return {
+        BillingEvent.Subject.INVOICE: gettext("Invoice"),
+        BillingEvent.Subject.PAYMENT: gettext("Payment"),
+        BillingEvent.Subject.CREDIT_NOTE: gettext("Credit note"),
+        BillingEvent.Subject.PAYOUT: gettext("Payout statement"),
+    }
+
+
+def _status_words() -> dict[str, dict[str, str]]:
+    words = {
+        BillingEvent.Subject.INVOICE: dict(InvoiceStatus.choices),
+        BillingEvent.Subject.PAYMENT: dict(PaymentStatus.choices),
+        BillingEvent.Subject.CREDIT_NOTE: {"issued": gettext("Issued")},
+    }
+    return {
+        subject: {code: str(label) for code, label in labels.items()}
+        for subject, labels in words.items()
+    }
+
+
+def invoice_payments(invoice: Invoice) -> list[Payment]:
+    """The invoice's payments and attempts, oldest first."""
+    return list(invoice.payments.order_by("created_at", "pk"))
+
+
+def invoice_history(invoice: Invoice, *, payments: list[Payment] | None = None) -> list[HistoryRow]:
+    """The audit trail of an invoice and of everything recorded against it (payments, credit
+    notes), oldest first, with statuses in the reader's language."""
+    payments = invoice_payments(invoice) if payments is None else payments
+    subjects = Q(subject=BillingEvent.Subject.INVOICE, subject_id=invoice.pk)
+    subjects |= Q(subject=BillingEvent.Subject.PAYMENT, subject_id__in=[p.pk for p in payments])
+    subjects |= Q(
+        subject=BillingEvent.Subject.CREDIT_NOTE,
+        subject_id__in=[note.pk for note in invoice.credit_notes.all()],
+    )
+    labels, words = _subject_labels(), _status_words()
+    rows = []
+    for event in BillingEvent.objects.filter(subjects).select_related("actor"):
+        statuses = words.get(event.subject, {})
+        subject = labels.get(event.subject, event.subject)
+        if event.subject != BillingEvent.Subject.INVOICE:
+            subject = f"{subject} {event.subject_id}"
+        rows.append(
+            HistoryRow(
+                at=event.created_at,
+                subject=subject,
+                from_status=statuses.get(event.from_status, event.from_status),
+                to_status=statuses.get(event.to_status, event.to_status),
+                by=event.actor.username if event.actor else _actor_words(event.actor_label),
+                reason=event.reason,
+            )
+        )
+    return rows
+
+
+def _actor_words(label: str) -> str:
+    if label == "webhook":
+        return gettext("Stripe (webhook)")
+    if label.startswith("task:") or label in ("collect_due", "seed_demo"):
+        return gettext("Billing run")
+    return label or gettext("System")

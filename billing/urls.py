@@ -7,4 +7,5 @@ app_name = "billing"
 urlpatterns = [
     path("", invoices.invoice_list, name="invoice-list"),
     path("<int:pk>.pdf", invoices.invoice_download, name="invoice-pdf"),
+    path("invoices/<int:pk>/", invoices.invoice_detail, name="invoice-detail"),
 ]

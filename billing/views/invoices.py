@@ -1,9 +1,21 @@
+"""Invoice pages: the list, one invoice with its payments, credits and audit trail, its PDF.
+Thin: selectors read, services write; domain errors become messages in the reader's language."""
+
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
+from accounts.money import ZERO
+from accounts.selectors import is_platform_admin
 from billing import selectors
 from billing.documents import invoice_pdf
+from billing.ledger.invoices import PAYABLE
+from billing.payments.gateways import card_gateway
+
+ONE_DAY = timedelta(days=1)
 
 
 @login_required
@@ -14,6 +26,49 @@ def invoice_list(request):
     ]
     payouts = selectors.payout_list(user=request.user)[:24]
     return render(request, "billing/invoice_list.html", {"invoices": invoices, "payouts": payouts})
+
+
+def invoice_for(request: HttpRequest, pk: int):
+    """The invoice ``pk`` if the user may see it (its customer's members, admins), else 404."""
+    return get_object_or_404(
+        selectors.invoice_list(user=request.user).select_related("contract"), pk=pk
+    )
+
+
+def invoice_page(request: HttpRequest, invoice, *, status: int = 200, **forms) -> HttpResponse:
+    """Render the invoice page; ``forms`` replace the empty ones (a form with its errors)."""
+    payments = selectors.invoice_payments(invoice)
+    staff = is_platform_admin(request.user)
+    payable = invoice.status in PAYABLE and invoice.amount_due > 0
+    context = {
+        "invoice": invoice,
+        "lines": [
+            {"line": line, "last_day": line.period_end - ONE_DAY if line.period_end else None}
+            for line in invoice.lines.all()
+        ],
+        "period_last_day": invoice.period_end - ONE_DAY,
+        "amount_due": max(invoice.amount_due, ZERO),
+        "credit_notes": list(invoice.credit_notes.all()),
+        "payments": payments,
+        "history": selectors.invoice_history(invoice, payments=payments),
+        "is_staff": staff,
+        "can_pay": payable and not staff,
+        "card_available": card_gateway() is not None,
+        "bank": {
+            "beneficiary": settings.PLATFORM_LEGAL_NAME,
+            "beneficiary_en": settings.PLATFORM_LEGAL_NAME_EN,
+            "bank_name": settings.PLATFORM_BANK_NAME,
+            "account": settings.PLATFORM_BANK_ACCOUNT,
+            "reference": invoice.number,
+        },
+    }
+    context.update(forms)
+    return render(request, "billing/invoice_detail.html", context, status=status)
+
+
+@login_required
+def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return invoice_page(request, invoice_for(request, pk))
 
 
 @login_required
