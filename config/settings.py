@@ -387,6 +387,8 @@ BILLING_CHUNK_SIZE = env.int("BILLING_CHUNK_SIZE", default=500)
 STRIPE_API_KEY = env.str("STRIPE_API_KEY", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+# Where Stripe's hosted Checkout pages live: the invoice page's CSP lets its pay form go there.
+STRIPE_CHECKOUT_ORIGIN = env.str("STRIPE_CHECKOUT_ORIGIN", default="https://checkout.stripe.com")
 STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=20.0)
 # Without a Stripe key, payments go through the offline bank-transfer gateway.
 PAYMENTS_GATEWAY = "stripe" if STRIPE_API_KEY else "bank_transfer"

@@ -63,6 +63,7 @@ from billing.payments.gateways import (
     card_gateway,
     get_gateway,
 )
+from billing.payments.gateways.stripe_gateway import CHECKOUT_SESSION_PREFIX, is_checkout
 from billing.payments.outcomes import billing_account, payment_apply_outcome, record_event
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,8 @@ logger = logging.getLogger(__name__)
 # Pending or unknown payments untouched for this long are settled by ``reconcile_unknown``.
 # Well above STRIPE_TIMEOUT_SECONDS, so a charge still waiting for Stripe is left alone.
 RECONCILE_AFTER_SECONDS = 300
+# Stripe expires a Checkout Session 24 hours after it is created unless told otherwise.
+CHECKOUT_LIFETIME = timedelta(hours=24)
 
 
 def require_card_gateway() -> PaymentGateway:
@@ -79,7 +82,7 @@ def require_card_gateway() -> PaymentGateway:
     return gateway
 
 
-def _check_payable(invoice: Invoice) -> None:
+def check_payable(invoice: Invoice) -> None:
     if invoice.status == InvoiceStatus.PAID or (
         invoice.status in PAYABLE and invoice.amount_due <= 0
     ):
@@ -118,7 +121,7 @@ def _payment_start(
     when not due."""
     with transaction.atomic(durable=True):
         invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
-        _check_payable(invoice)
+        check_payable(invoice)
         account = _check_card(billing_account(invoice.customer_id))
         if invoice.payments.filter(status__in=IN_FLIGHT).exists():
             raise PaymentInFlight(f"A payment of invoice {invoice.number} is already in flight.")
@@ -280,7 +283,8 @@ def payment_reconcile(*, payment: Payment, actor_label: str = "reconciliation") 
     if not gateway.can_charge:
         return payment
     payment = Payment.objects.select_related("invoice").get(pk=payment.pk)
-    if not payment.external_id and payment.invoice.status not in PAYABLE:
+    resend = not (payment.external_id or is_checkout(payment))  # a session is only read
+    if resend and payment.invoice.status not in PAYABLE:
         result = ChargeResult(
             ChargeOutcome.UNKNOWN,
             failure_code="needs_manual_reconciliation",
@@ -300,9 +304,14 @@ def reconcile_unknown(*, older_than_seconds: int = RECONCILE_AFTER_SECONDS) -> d
     """Settle every card payment left pending or unknown for ``older_than_seconds``."""
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     payment_ids = list(
-        Payment.objects.filter(
-            gateway=Gateway.STRIPE, status__in=IN_FLIGHT, updated_at__lte=cutoff
-        ).values_list("pk", flat=True)
+        Payment.objects.filter(gateway=Gateway.STRIPE, status__in=IN_FLIGHT, updated_at__lte=cutoff)
+        # A customer may take a while on the hosted page: open sessions are left until they
+        # could have expired (or their webhook settles them first).
+        .exclude(
+            reference__startswith=CHECKOUT_SESSION_PREFIX,
+            updated_at__gt=timezone.now() - CHECKOUT_LIFETIME,
+        )
+        .values_list("pk", flat=True)
     )
     outcomes: Counter[str] = Counter()
     if payment_ids and card_gateway() is None:

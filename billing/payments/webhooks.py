@@ -31,7 +31,7 @@ from accounts.errors import DomainError
 from billing.models import Gateway, Payment, WebhookEvent
 from billing.payments.cards import card_save
 from billing.payments.gateways import ChargeOutcome, ChargeResult
-from billing.payments.gateways.stripe_gateway import from_fen, to_fen
+from billing.payments.gateways.stripe_gateway import checkout_outcome, from_fen, to_fen
 from billing.payments.outcomes import payment_apply_outcome
 from billing.payments.refunds import payment_record_refund
 
@@ -208,6 +208,36 @@ def _charge_refunded(event: dict[str, Any], charge: dict[str, Any]) -> str:
     return f"payment {settled.pk} {settled.status}, refunded {settled.amount_refunded}"
 
 
+def _checkout_settled(event: dict[str, Any], session: dict[str, Any]) -> str:
+    """``checkout.session.completed`` or ``.expired``: the hosted page was paid, or not."""
+    payment = _find_checkout_payment(session)
+    if payment is None:
+        return "no matching payment"
+    result = checkout_outcome(session)
+    if result.outcome == ChargeOutcome.UNKNOWN:
+        return f"payment {payment.pk} still open"
+    settled = payment_apply_outcome(
+        payment_id=payment.pk,
+        result=result,
+        actor_label="webhook",
+        reason=f"Stripe event {event['id']}",
+    )
+    return f"payment {settled.pk} {settled.status}"
+
+
+def _find_checkout_payment(session: dict[str, Any]) -> Payment | None:
+    stripe_payments = Payment.objects.filter(gateway=Gateway.STRIPE)
+    session_id = session.get("id") or ""
+    payment_id = str((session.get("metadata") or {}).get("payment_id") or "")
+    if payment_id.isdigit():
+        payment = stripe_payments.filter(pk=int(payment_id)).first()
+        if payment is not None and payment.reference in ("", session_id):
+            return payment
+    if session_id:
+        return stripe_payments.filter(reference=session_id).first()
+    return None
+
+
 def _setup_succeeded(event: dict[str, Any], setup_intent: dict[str, Any]) -> str:
     customer, method = setup_intent.get("customer"), setup_intent.get("payment_method")
     if not (customer and method):
@@ -221,6 +251,9 @@ HANDLERS = {
     "payment_intent.payment_failed": _intent_failed,
     "charge.refunded": _charge_refunded,
     "setup_intent.succeeded": _setup_succeeded,
+    "checkout.session.completed": _checkout_settled,
+    "checkout.session.async_payment_succeeded": _checkout_settled,
+    "checkout.session.expired": _checkout_settled,
 }
 
 

@@ -4,15 +4,22 @@ Thin: selectors read, services write; domain errors become messages in the reade
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext
+from django.views.decorators.http import require_POST
 
+from accounts.errors import DomainError
 from accounts.money import ZERO
 from accounts.selectors import is_platform_admin
 from billing import selectors
 from billing.documents import invoice_pdf
 from billing.ledger.invoices import PAYABLE
+from billing.payments.checkout import checkout_start
 from billing.payments.gateways import card_gateway
 
 ONE_DAY = timedelta(days=1)
@@ -63,12 +70,47 @@ def invoice_page(request: HttpRequest, invoice, *, status: int = 200, **forms) -
         },
     }
     context.update(forms)
-    return render(request, "billing/invoice_detail.html", context, status=status)
+    response = render(request, "billing/invoice_detail.html", context, status=status)
+    if context["card_available"] and context["can_pay"]:
+        # The pay button's POST is answered with a redirect to Stripe's hosted page: the
+        # page's form-action must allow that origin.
+        response._csp_update = {"form-action": [settings.STRIPE_CHECKOUT_ORIGIN]}
+    return response
 
 
 @login_required
 def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return invoice_page(request, invoice_for(request, pk))
+    invoice = invoice_for(request, pk)
+    returned = request.GET.get("checkout")
+    if returned == "done":
+        messages.info(
+            request,
+            gettext("Thank you. The payment shows here as soon as Stripe confirms it."),
+        )
+    elif returned == "cancelled":
+        messages.warning(request, gettext("The card payment was cancelled; nothing was charged."))
+    return invoice_page(request, invoice)
+
+
+@login_required
+@require_POST
+def invoice_pay_by_card(request: HttpRequest, pk: int) -> HttpResponse:
+    """Customers: open Stripe's hosted payment page for what the invoice owes and go there."""
+    invoice = invoice_for(request, pk)
+    if is_platform_admin(request.user):
+        raise PermissionDenied(gettext("Only the customer pays its invoices."))
+    page = request.build_absolute_uri(reverse("billing:invoice-detail", args=[invoice.pk]))
+    try:
+        started = checkout_start(
+            invoice=invoice,
+            actor=request.user,
+            success_url=f"{page}?checkout=done",
+            cancel_url=f"{page}?checkout=cancelled",
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("billing:invoice-detail", pk=invoice.pk)
+    return redirect(started.url)
 
 
 @login_required

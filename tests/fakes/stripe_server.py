@@ -11,7 +11,8 @@ needs, keeps state, honours ``Idempotency-Key`` as Stripe does, and injects faul
 
 Endpoints: customers (create, retrieve, update), setup intents (create, retrieve, confirm),
 payment methods (retrieve, attach), payment intents (create with ``confirm``/``off_session``,
-retrieve, confirm, cancel), refunds (create, retrieve). Anything else answers 404 as Stripe does.
+retrieve, confirm, cancel), refunds (create, retrieve), Checkout Sessions and their hosted page
+(``tests.fakes.stripe_checkout``). Anything else answers 404 as Stripe does.
 
 Test payment methods (``TEST_PAYMENT_METHODS``), after Stripe's test cards:
 ``pm_card_visa`` and ``pm_card_mastercard`` succeed; ``pm_card_chargeDeclined`` is declined
@@ -61,6 +62,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+
+from tests.fakes.stripe_checkout import HOSTED_PREFIX, CheckoutMixin
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -263,7 +266,7 @@ def _metadata(params: dict[str, Any], current: dict[str, str] | None = None) -> 
     return merged
 
 
-class FakeStripe:
+class FakeStripe(CheckoutMixin):
     """The fake server and its state. Start it (or use ``with``), point a client at ``api_base``."""
 
     def __init__(self, *, hold_seconds: float = 2.0):
@@ -289,6 +292,7 @@ class FakeStripe:
                 ("POST", "/v1/payment_intents/{id}/cancel", self._cancel_payment_intent),
                 ("POST", "/v1/refunds", self._create_refund),
                 ("GET", "/v1/refunds/{id}", self._retrieve_refund),
+                *self._checkout_routes(),
             )
         ]
         self.reset()
@@ -366,6 +370,7 @@ class FakeStripe:
             self._faults: list[_Fault] = []
             # Behaviour of every payment method the fake knows, copies included.
             self._cards: dict[str, TestCard] = dict(TEST_PAYMENT_METHODS)
+            self._checkout_reset()
             held, self._release = self._release, threading.Event()
             held.set()
 
@@ -1097,6 +1102,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         fake = self.server.fake
+        if self.path.startswith(HOSTED_PREFIX):  # the hosted Checkout page, for browsers
+            self._send_page(*fake._hosted(method, urlsplit(self.path).path, body))
+            return
         response = fake._handle(method, self.path, self.headers, body)
         if response.hold_seconds:
             fake._release.wait(response.hold_seconds)
@@ -1109,6 +1117,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def _send_page(self, status: int, headers: dict[str, str], content: bytes) -> None:
+        try:
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(content)))
+            self.end_headers()
+            self.wfile.write(content)
         except (BrokenPipeError, ConnectionResetError):
             pass
 

@@ -11,6 +11,7 @@ from billing.payments.gateways.bank_transfer import BankTransferGateway
 from billing.payments.gateways.base import (
     ChargeOutcome,
     ChargeResult,
+    CheckoutResult,
     GatewayError,
     PaymentGateway,
     RefundResult,
@@ -22,6 +23,7 @@ __all__ = [
     "BankTransferGateway",
     "ChargeOutcome",
     "ChargeResult",
+    "CheckoutResult",
     "GatewayError",
     "PaymentGateway",
     "RefundResult",

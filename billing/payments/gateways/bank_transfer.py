@@ -11,6 +11,7 @@ from billing.models import Gateway, PaymentStatus
 from billing.payments.gateways.base import (
     ChargeOutcome,
     ChargeResult,
+    CheckoutResult,
     GatewayError,
     RefundResult,
     SetupResult,
@@ -42,3 +43,8 @@ class BankTransferGateway:
     def refund(self, payment: Payment, amount: Decimal, *, idempotency_key: str) -> RefundResult:
         # The admin pays the money back by bank transfer; recording it is the whole refund.
         return RefundResult(external_id="", amount=amount, status="succeeded")
+
+    def create_checkout(
+        self, payment: Payment, *, success_url: str, cancel_url: str
+    ) -> CheckoutResult:
+        raise GatewayError("Bank transfers have no hosted payment page.")

@@ -43,6 +43,14 @@ class SetupResult:
 
 
 @dataclass(frozen=True)
+class CheckoutResult:
+    """A hosted payment page opened for one payment: send the customer to ``url``."""
+
+    session_id: str
+    url: str
+
+
+@dataclass(frozen=True)
 class RefundResult:
     external_id: str
     amount: Decimal  # CNY actually refunded by this call
@@ -76,4 +84,11 @@ class PaymentGateway(Protocol):
 
     def refund(self, payment: Payment, amount: Decimal, *, idempotency_key: str) -> RefundResult:
         """Give back ``amount`` (CNY) of a succeeded ``payment``."""
+        ...
+
+    def create_checkout(
+        self, payment: Payment, *, success_url: str, cancel_url: str
+    ) -> CheckoutResult:
+        """Open a hosted payment page for ``payment.amount``, idempotent on
+        ``payment.idempotency_key`` (the same payment gets the same page back)."""
         ...

@@ -36,6 +36,7 @@ from billing.models import Gateway
 from billing.payments.gateways.base import (
     ChargeOutcome,
     ChargeResult,
+    CheckoutResult,
     GatewayError,
     RefundResult,
     SetupResult,
@@ -202,6 +203,8 @@ class StripeGateway:
         first request never ran, runs it now, once. Past Stripe's key window that would charge
         afresh, so the payment is left UNKNOWN for an admin instead.
         """
+        if is_checkout(payment) and not payment.external_id:
+            return self._retrieve_checkout(payment)
         if payment.external_id:
             try:
                 intent = self.client.v1.payment_intents.retrieve(payment.external_id)
@@ -224,6 +227,65 @@ class StripeGateway:
             )
         return self.charge(payment, account)
 
+    # --- hosted checkout -----------------------------------------------------------------------
+
+    def create_checkout(
+        self, payment: Payment, *, success_url: str, cancel_url: str
+    ) -> CheckoutResult:
+        """A Checkout Session (mode ``payment``) for ``payment.amount``. The metadata names our
+        payment on the session and on the PaymentIntent it makes, so either webhook finds it."""
+        invoice = payment.invoice
+        metadata = {
+            "invoice_id": str(invoice.pk),
+            "invoice_number": invoice.number or "",
+            "payment_id": str(payment.pk),
+        }
+        try:
+            session = self.client.v1.checkout.sessions.create(
+                params={
+                    "mode": "payment",
+                    "line_items": [
+                        {
+                            "quantity": 1,
+                            "price_data": {
+                                "currency": invoice.currency.lower(),
+                                "unit_amount": to_fen(payment.amount),
+                                "product_data": {"name": f"Invoice {invoice.number}"},
+                            },
+                        }
+                    ],
+                    "payment_method_types": ["card"],
+                    "client_reference_id": str(invoice.pk),
+                    "success_url": success_url,
+                    "cancel_url": cancel_url,
+                    "metadata": metadata,
+                    "payment_intent_data": {
+                        "description": f"Invoice {invoice.number}",
+                        "metadata": metadata,
+                    },
+                },
+                options={"idempotency_key": payment.idempotency_key},
+            )
+        except stripe.StripeError as exc:
+            raise GatewayError(
+                f"Stripe could not open the payment page: {exc.user_message or exc}"
+            ) from exc
+        if not session.url:
+            raise GatewayError("Stripe returned a Checkout Session without a payment page.")
+        return CheckoutResult(session_id=session.id, url=session.url)
+
+    def _retrieve_checkout(self, payment: Payment) -> ChargeResult:
+        """How a hosted checkout ended: paid, expired, or still open (unknown)."""
+        try:
+            session = self.client.v1.checkout.sessions.retrieve(payment.reference)
+        except stripe.StripeError as exc:
+            return ChargeResult(
+                ChargeOutcome.UNKNOWN,
+                failure_code=exc.code or type(exc).__name__,
+                failure_message=(exc.user_message or str(exc))[:500],
+            )
+        return checkout_outcome(session)
+
     # --- refunds --------------------------------------------------------------------------------
 
     def refund(self, payment: Payment, amount: Decimal, *, idempotency_key: str) -> RefundResult:
@@ -243,6 +305,35 @@ class StripeGateway:
         return RefundResult(
             external_id=refund.id, amount=from_fen(refund.amount), status=refund.status or ""
         )
+
+
+CHECKOUT_SESSION_PREFIX = "cs_"
+
+
+def is_checkout(payment: Payment) -> bool:
+    """A payment made on a hosted Checkout page keeps its session id as its reference."""
+    return payment.reference.startswith(CHECKOUT_SESSION_PREFIX)
+
+
+def checkout_outcome(session: Any) -> ChargeResult:
+    """A Checkout Session (object or webhook dict) as a charge outcome."""
+    intent = _field(session, "payment_intent", "")
+    intent_id = intent if isinstance(intent, str) else _field(intent, "id", "")
+    if _field(session, "payment_status") in ("paid", "no_payment_required"):
+        return ChargeResult(ChargeOutcome.SUCCEEDED, external_id=intent_id)
+    if _field(session, "status") == "expired":
+        return ChargeResult(
+            ChargeOutcome.DECLINED,
+            external_id=intent_id,
+            failure_code="checkout_expired",
+            failure_message="The payment page expired before the card was charged.",
+        )
+    return ChargeResult(
+        ChargeOutcome.UNKNOWN,
+        external_id=intent_id,
+        failure_code="checkout_open",
+        failure_message="The customer has not finished paying on the payment page.",
+    )
 
 
 def _declined(exc: stripe.CardError) -> ChargeResult:
