@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db.models import DateField, Exists, OuterRef, Prefetch, Q, QuerySet, Value
+from django.db.models import DateField, Exists, F, OuterRef, Prefetch, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Least
 from django.utils.translation import gettext
 
@@ -17,6 +17,8 @@ from billing.models import (
     Payment,
     PaymentStatus,
     PayoutStatement,
+    Refund,
+    RefundStatus,
 )
 from billing.periods import BillingPeriod, billing_periods, terminated_schedule
 from marketplace.models import Contract, ContractStatus
@@ -134,6 +136,7 @@ def _subject_labels() -> dict[str, str]:
         BillingEvent.Subject.PAYMENT: gettext("Payment"),
         BillingEvent.Subject.CREDIT_NOTE: gettext("Credit note"),
         BillingEvent.Subject.PAYOUT: gettext("Payout statement"),
+        BillingEvent.Subject.REFUND: gettext("Refund"),
     }
 
 
@@ -142,6 +145,7 @@ def _status_words() -> dict[str, dict[str, str]]:
         BillingEvent.Subject.INVOICE: dict(InvoiceStatus.choices),
         BillingEvent.Subject.PAYMENT: dict(PaymentStatus.choices),
         BillingEvent.Subject.CREDIT_NOTE: {"issued": gettext("Issued")},
+        BillingEvent.Subject.REFUND: dict(RefundStatus.choices),
     }
     return {
         subject: {code: str(label) for code, label in labels.items()}
@@ -154,6 +158,23 @@ def invoice_payments(invoice: Invoice) -> list[Payment]:
     return list(invoice.payments.order_by("created_at", "pk"))
 
 
+def refundable_payments(invoice: Invoice) -> list[Payment]:
+    """The invoice's succeeded payments with money left to refund."""
+    return list(
+        invoice.payments.filter(
+            status=PaymentStatus.SUCCEEDED, amount__gt=F("amount_refunded")
+        ).order_by("created_at", "pk")
+    )
+
+
+def invoice_refunds(invoice: Invoice) -> list[Refund]:
+    return list(
+        Refund.objects.filter(payment__invoice=invoice)
+        .select_related("payment", "credit_note")
+        .order_by("created_at", "pk")
+    )
+
+
 def invoice_history(invoice: Invoice, *, payments: list[Payment] | None = None) -> list[HistoryRow]:
     """The audit trail of an invoice and of everything recorded against it (payments, credit
     notes), oldest first, with statuses in the reader's language."""
@@ -163,6 +184,10 @@ def invoice_history(invoice: Invoice, *, payments: list[Payment] | None = None) 
     subjects |= Q(
         subject=BillingEvent.Subject.CREDIT_NOTE,
         subject_id__in=[note.pk for note in invoice.credit_notes.all()],
+    )
+    subjects |= Q(
+        subject=BillingEvent.Subject.REFUND,
+        subject_id__in=Refund.objects.filter(payment__invoice=invoice).values("pk"),
     )
     labels, words = _subject_labels(), _status_words()
     rows = []

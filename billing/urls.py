@@ -1,6 +1,6 @@
 from django.urls import path
 
-from billing.views import invoices
+from billing.views import invoice_actions, invoices
 
 app_name = "billing"
 
@@ -9,4 +9,5 @@ urlpatterns = [
     path("<int:pk>.pdf", invoices.invoice_download, name="invoice-pdf"),
     path("invoices/<int:pk>/", invoices.invoice_detail, name="invoice-detail"),
     path("invoices/<int:pk>/pay/card/", invoices.invoice_pay_by_card, name="invoice-checkout"),
+    path("invoices/<int:pk>/refund/", invoice_actions.invoice_refund, name="invoice-refund"),
 ]

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from billing.api import payment_views, views
+from billing.api import payment_views, refund_views, views
 
 router = SimpleRouter()
 router.register("invoices", views.InvoiceViewSet, basename="invoice")
@@ -14,6 +14,11 @@ urlpatterns = [
         "invoices/<int:pk>/mark-paid/",
         payment_views.InvoiceMarkPaidView.as_view(),
         name="invoice-mark-paid",
+    ),
+    path(
+        "payments/<int:pk>/refund/",
+        refund_views.PaymentRefundView.as_view(),
+        name="payment-refund",
     ),
     path(
         "billing/stripe/webhook/",

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.errors import DomainError, InvalidInput
 from accounts.models import User
@@ -57,7 +58,9 @@ def credit_note_issue(
         left = creditable(locked)
         if amount > left:
             raise InvalidInput(
-                "amount", f"At most {left} {locked.currency} can be credited on {locked}."
+                "amount",
+                gettext("At most %(amount)s can be credited on invoice %(number)s.")
+                % {"amount": left, "number": locked.number},
             )
         return credit_note_create(
             locked, amount, reason=reason, by=by, actor_label=actor_label, today=today
@@ -74,6 +77,68 @@ def credit_note_create(
     today: date | None,
 ) -> CreditNote:
     """Issue a credit note on a locked invoice and settle it (see ``credit_note_issue``)."""
+    note = _note_record(locked, amount, reason=reason, by=by, actor_label=actor_label, today=today)
+    number = note.number
+    settles = f"Credit note {number}: {reason}"
+    beyond = f"Credit note {number} beyond the amount due on {locked}"
+    if locked.status in PAYABLE and locked.amount_paid == ZERO and amount >= locked.total:
+        transition_locked(
+            locked, InvoiceStatus.VOID, actor=by, actor_label=actor_label, reason=settles
+        )
+        # A void invoice takes nothing: the whole credit beyond its total goes to the balance.
+        invoice_receive(
+            locked,
+            amount - locked.total,
+            excess_description=beyond,
+            actor=by,
+            actor_label=actor_label,
+        )
+    else:
+        invoice_receive(
+            locked,
+            amount,
+            excess_description=beyond,
+            actor=by,
+            actor_label=actor_label,
+            reason=settles,
+        )
+    return note
+
+
+def credit_note_paid_out(
+    locked: Invoice,
+    amount: Decimal,
+    *,
+    reason: str,
+    by: User | None,
+    actor_label: str,
+    today: date | None = None,
+) -> CreditNote:
+    """A credit note on a locked invoice whose value is paid back to the customer at once (a
+    refund), so it is not applied to the invoice or the balance. The invoice's ``amount_paid``
+    already counts the money refunded; after the refund it counts this credit instead."""
+    if locked.status in (InvoiceStatus.DRAFT, InvoiceStatus.VOID):
+        raise InvoiceNotCreditable(f"Invoice {locked} is {locked.status}; nothing to credit.")
+    left = creditable(locked)
+    if amount > left:
+        raise InvalidInput(
+            "amount",
+            gettext("At most %(amount)s can be credited on invoice %(number)s.")
+            % {"amount": left, "number": locked.number},
+        )
+    return _note_record(locked, amount, reason=reason, by=by, actor_label=actor_label, today=today)
+
+
+def _note_record(
+    locked: Invoice,
+    amount: Decimal,
+    *,
+    reason: str,
+    by: User | None,
+    actor_label: str,
+    today: date | None,
+) -> CreditNote:
+    """Number, write and audit a credit note of ``amount`` on a locked invoice."""
     today = today or timezone.localdate()
     rate = (
         locked.lines.filter(kind=InvoiceLineKind.RENTAL).values_list("tax_rate", flat=True).first()
@@ -100,27 +165,4 @@ def credit_note_create(
         actor_label=actor_label,
         reason=reason,
     )
-    settles = f"Credit note {number}: {reason}"
-    beyond = f"Credit note {number} beyond the amount due on {locked}"
-    if locked.status in PAYABLE and locked.amount_paid == ZERO and amount >= locked.total:
-        transition_locked(
-            locked, InvoiceStatus.VOID, actor=by, actor_label=actor_label, reason=settles
-        )
-        # A void invoice takes nothing: the whole credit beyond its total goes to the balance.
-        invoice_receive(
-            locked,
-            amount - locked.total,
-            excess_description=beyond,
-            actor=by,
-            actor_label=actor_label,
-        )
-    else:
-        invoice_receive(
-            locked,
-            amount,
-            excess_description=beyond,
-            actor=by,
-            actor_label=actor_label,
-            reason=settles,
-        )
     return note

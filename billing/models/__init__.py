@@ -1,6 +1,7 @@
 """Billing's models, one module per concern; every model is importable from here."""
 
 from billing.models.audit import BillingEvent, BillingRunStep
+from billing.models.disputes import DisputeStatus, InvoiceDispute, Refund, RefundStatus
 from billing.models.invoices import (
     INVOICE_FINANCIAL_FIELDS,
     TAX_RATE_DIGITS,
@@ -36,10 +37,12 @@ __all__ = [
     "BillingRunStep",
     "ContractOverdueFlag",
     "CreditNote",
+    "DisputeStatus",
     "DocumentSequence",
     "FinalisedInvoiceError",
     "Gateway",
     "Invoice",
+    "InvoiceDispute",
     "InvoiceLine",
     "InvoiceLineKind",
     "InvoiceStatus",
@@ -49,6 +52,8 @@ __all__ = [
     "PayoutLine",
     "PayoutStatement",
     "PayoutStatus",
+    "Refund",
+    "RefundStatus",
     "SlaCredit",
     "WebhookEvent",
 ]

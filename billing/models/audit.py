@@ -5,13 +5,16 @@ from django.db import models
 
 
 class BillingEvent(models.Model):
-    """Audit: every state change of an invoice, payment, credit note or payout statement."""
+    """Audit: every state change of an invoice, payment, credit note, payout statement, refund
+    or dispute."""
 
     class Subject(models.TextChoices):
         INVOICE = "invoice"
         PAYMENT = "payment"
         CREDIT_NOTE = "credit_note"
         PAYOUT = "payout"
+        REFUND = "refund"
+        DISPUTE = "dispute"
 
     subject = models.CharField(max_length=16, choices=Subject.choices)
     subject_id = models.BigIntegerField()

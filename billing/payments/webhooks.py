@@ -33,7 +33,11 @@ from billing.payments.cards import card_save
 from billing.payments.gateways import ChargeOutcome, ChargeResult
 from billing.payments.gateways.stripe_gateway import checkout_outcome, from_fen, to_fen
 from billing.payments.outcomes import payment_apply_outcome
-from billing.payments.refunds import payment_record_refund
+from billing.payments.refunds import (
+    payment_record_refund,
+    refund_report,
+    refunds_confirm_through,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -200,12 +204,21 @@ def _charge_refunded(event: dict[str, Any], charge: dict[str, Any]) -> str:
     payment = _find_payment(charge.get("payment_intent"), charge.get("metadata"))
     if payment is None or not isinstance(charge.get("amount_refunded"), int):
         return "no matching payment"
+    refunded = from_fen(charge["amount_refunded"])
     settled = payment_record_refund(
-        payment_id=payment.pk,
-        amount_refunded=from_fen(charge["amount_refunded"]),
-        actor_label="webhook",
+        payment_id=payment.pk, amount_refunded=refunded, actor_label="webhook"
     )
+    refunds_confirm_through(payment_id=payment.pk, refunded_total=refunded, actor_label="webhook")
     return f"payment {settled.pk} {settled.status}, refunded {settled.amount_refunded}"
+
+
+def _refund_updated(event: dict[str, Any], refund: dict[str, Any]) -> str:
+    """``refund.updated`` / ``refund.failed``: a refund we sent settled, or failed."""
+    status = "failed" if event["type"] == "refund.failed" else str(refund.get("status") or "")
+    settled = refund_report(
+        refund_id=str(refund.get("id") or ""), status=status, actor_label="webhook"
+    )
+    return "no matching refund" if settled is None else f"refund {settled.pk} {settled.status}"
 
 
 def _checkout_settled(event: dict[str, Any], session: dict[str, Any]) -> str:
@@ -250,6 +263,8 @@ HANDLERS = {
     "payment_intent.succeeded": _intent_succeeded,
     "payment_intent.payment_failed": _intent_failed,
     "charge.refunded": _charge_refunded,
+    "refund.updated": _refund_updated,
+    "refund.failed": _refund_updated,
     "setup_intent.succeeded": _setup_succeeded,
     "checkout.session.completed": _checkout_settled,
     "checkout.session.async_payment_succeeded": _checkout_settled,

@@ -21,6 +21,7 @@ from billing.documents import invoice_pdf
 from billing.ledger.invoices import PAYABLE
 from billing.payments.checkout import checkout_start
 from billing.payments.gateways import card_gateway
+from billing.views.forms import RefundForm
 
 ONE_DAY = timedelta(days=1)
 
@@ -69,6 +70,10 @@ def invoice_page(request: HttpRequest, invoice, *, status: int = 200, **forms) -
             "reference": invoice.number,
         },
     }
+    if staff:
+        refundable = selectors.refundable_payments(invoice)
+        context["refund_form"] = RefundForm(payments=refundable) if refundable else None
+    context["refunds"] = selectors.invoice_refunds(invoice)
     context.update(forms)
     response = render(request, "billing/invoice_detail.html", context, status=status)
     if context["card_available"] and context["can_pay"]:

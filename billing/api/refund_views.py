@@ -1,0 +1,100 @@
+"""``POST /api/v1/payments/{id}/refund/``: staff give money back on a payment. Thin: validate,
+call ``refund_issue``, render."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.api.idempotency import HEADER, MAX_KEY_LENGTH
+from accounts.api.input import ParseBodyFirstMixin
+from accounts.errors import InvalidInput, PermissionDeniedError
+from accounts.money import FEN
+from accounts.selectors import is_platform_admin, scope_to_organization
+from billing.api import errors
+from billing.api.payment_views import IDEMPOTENCY_PARAMETER, _money
+from billing.models import Payment, Refund
+from billing.payments.refunds import refund_issue
+
+
+class RefundRequestSerializer(serializers.Serializer):
+    amount = _money(min_value=FEN, help_text="CNY to give back, at most what is not refunded.")
+    reason = serializers.CharField(max_length=2000)
+
+
+class RefundSerializer(serializers.ModelSerializer):
+    credit_note = serializers.SlugRelatedField(slug_field="number", read_only=True)
+
+    class Meta:
+        model = Refund
+        fields = [
+            "id",
+            "payment",
+            "amount",
+            "from_balance",
+            "credit_note",
+            "reason",
+            "status",
+            "external_id",
+            "failure_message",
+            "created_at",
+            "confirmed_at",
+        ]
+        read_only_fields = fields
+        extra_kwargs = {
+            "from_balance": {"help_text": "Taken from an over-payment held on the balance."},
+            "credit_note": {"help_text": "Issued where the invoice itself changes."},
+            "status": {"help_text": "Card refunds stay pending until Stripe confirms them."},
+        }
+
+
+class PaymentRefundView(ParseBodyFirstMixin, APIView):
+    """Staff: refund a payment in full or in part (card: through Stripe; bank: recorded)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=RefundRequestSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={
+            201: RefundSerializer,
+            200: OpenApiResponse(RefundSerializer, description="Replayed (same Idempotency-Key)."),
+            400: errors.INVALID,
+            401: errors.UNAUTHENTICATED,
+            403: errors.FORBIDDEN,
+            404: errors.NOT_FOUND,
+            409: errors.CONFLICT,
+            502: errors.GATEWAY,
+        },
+    )
+    def post(self, request, pk: int):
+        payments = scope_to_organization(
+            Payment.objects.select_related("invoice"),
+            user=request.user,
+            org_field="invoice__customer",
+        )
+        payment = get_object_or_404(payments, pk=pk)
+        if not is_platform_admin(request.user):
+            raise PermissionDeniedError("Only platform admins refund payments.")
+        request_key = request.META.get(HEADER, "").strip()
+        if len(request_key) > MAX_KEY_LENGTH:
+            raise InvalidInput("idempotency_key", f"At most {MAX_KEY_LENGTH} characters.")
+        serializer = RefundRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        outcome = refund_issue(
+            payment=payment,
+            amount=serializer.validated_data["amount"],
+            reason=serializer.validated_data["reason"],
+            actor=request.user,
+            request_key=request_key,
+            actor_label="api",
+        )
+        code = status.HTTP_200_OK if outcome.replayed else status.HTTP_201_CREATED
+        response = Response(RefundSerializer(outcome.refund).data, status=code)
+        if outcome.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response

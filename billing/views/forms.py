@@ -1,0 +1,75 @@
+"""Forms of the invoice page: refunds and disputes. They check the shape of the input; the
+rules stay in the services (whose errors the views attach to fields)."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from accounts.formatting import format_money
+from accounts.money import FEN, MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
+
+REASON_MAX_LENGTH = 2000
+
+
+def _amount(**kwargs) -> forms.DecimalField:
+    return forms.DecimalField(
+        max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, min_value=FEN, **kwargs
+    )
+
+
+def _reason(label, help_text="") -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        help_text=help_text,
+        max_length=REASON_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class RefundForm(forms.Form):
+    payment = forms.TypedChoiceField(label=_("Payment"), coerce=int)
+    amount = _amount(label=_("Amount to refund (CNY)"))
+    reason = _reason(
+        _("Reason"),
+        _("Shown to the customer and kept in the audit trail."),
+    )
+
+    def __init__(self, *args, payments=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["payment"].choices = [
+            (
+                payment.pk,
+                _("%(number)s · %(method)s · %(amount)s, %(left)s refundable")
+                % {
+                    "number": payment.pk,
+                    "method": payment.get_gateway_display(),
+                    "amount": format_money(payment.amount),
+                    "left": format_money(payment.amount - payment.amount_refunded),
+                },
+            )
+            for payment in payments
+        ]
+
+
+class DisputeForm(forms.Form):
+    reason = _reason(
+        _("What is wrong with this invoice?"),
+        _("While the dispute is open we send no payment reminders for this invoice."),
+    )
+
+
+class DisputeResolveForm(forms.Form):
+    OUTCOMES = [
+        ("credited", _("Credit the customer (issue a credit note)")),
+        ("rejected", _("Reject the dispute")),
+    ]
+    outcome = forms.ChoiceField(label=_("Outcome"), choices=OUTCOMES, widget=forms.RadioSelect)
+    amount = _amount(
+        label=_("Credit amount (CNY)"), required=False, help_text=_("Only when crediting.")
+    )
+    reason = _reason(_("Reasons, for the customer"))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("outcome") == "credited" and not data.get("amount"):
+            self.add_error("amount", _("Give the amount to credit."))
+        return data
