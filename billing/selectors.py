@@ -12,7 +12,9 @@ from accounts.selectors import is_platform_admin, scope_to_organization
 from billing.models import (
     BillingEvent,
     CreditNote,
+    DisputeStatus,
     Invoice,
+    InvoiceDispute,
     InvoiceStatus,
     Payment,
     PaymentStatus,
@@ -112,6 +114,22 @@ def invoices_for_export(
     return queryset
 
 
+def dispute_list(*, user: User | None) -> QuerySet[InvoiceDispute]:
+    """Customers see the disputes of their invoices; admins see all."""
+    queryset = InvoiceDispute.objects.select_related("invoice", "credit_note").order_by(
+        "-created_at", "-pk"
+    )
+    return scope_to_organization(queryset, user=user, org_field="invoice__customer")
+
+
+def invoice_disputes(invoice: Invoice) -> list[InvoiceDispute]:
+    return list(
+        invoice.disputes.select_related("credit_note", "opened_by", "resolved_by").order_by(
+            "created_at", "pk"
+        )
+    )
+
+
 def payout_list(*, user: User | None) -> QuerySet[PayoutStatement]:
     """Providers see their own statements; admins see all."""
     queryset = PayoutStatement.objects.select_related("provider").prefetch_related("lines")
@@ -137,6 +155,7 @@ def _subject_labels() -> dict[str, str]:
         BillingEvent.Subject.CREDIT_NOTE: gettext("Credit note"),
         BillingEvent.Subject.PAYOUT: gettext("Payout statement"),
         BillingEvent.Subject.REFUND: gettext("Refund"),
+        BillingEvent.Subject.DISPUTE: gettext("Dispute"),
     }
 
 
@@ -146,6 +165,7 @@ def _status_words() -> dict[str, dict[str, str]]:
         BillingEvent.Subject.PAYMENT: dict(PaymentStatus.choices),
         BillingEvent.Subject.CREDIT_NOTE: {"issued": gettext("Issued")},
         BillingEvent.Subject.REFUND: dict(RefundStatus.choices),
+        BillingEvent.Subject.DISPUTE: dict(DisputeStatus.choices),
     }
     return {
         subject: {code: str(label) for code, label in labels.items()}
@@ -188,6 +208,10 @@ def invoice_history(invoice: Invoice, *, payments: list[Payment] | None = None) 
     subjects |= Q(
         subject=BillingEvent.Subject.REFUND,
         subject_id__in=Refund.objects.filter(payment__invoice=invoice).values("pk"),
+    )
+    subjects |= Q(
+        subject=BillingEvent.Subject.DISPUTE,
+        subject_id__in=InvoiceDispute.objects.filter(invoice=invoice).values("pk"),
     )
     labels, words = _subject_labels(), _status_words()
     rows = []

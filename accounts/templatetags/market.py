@@ -37,6 +37,7 @@ STATE_TONES = {
     "failed": "danger",
     "terminated": "danger",
     "rejected": "danger",
+    "credited": "success",
     "unknown": "warning",
     "processing": "info",
     "disputed": "warning",

@@ -1,11 +1,12 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from billing.api import payment_views, refund_views, views
+from billing.api import dispute_views, payment_views, refund_views, views
 
 router = SimpleRouter()
 router.register("invoices", views.InvoiceViewSet, basename="invoice")
 router.register("payouts", views.PayoutViewSet, basename="payout")
+router.register("disputes", dispute_views.DisputeViewSet, basename="dispute")
 
 urlpatterns = [
     path("invoices/export.csv", views.InvoiceExportView.as_view(), name="invoice-export"),
@@ -14,6 +15,11 @@ urlpatterns = [
         "invoices/<int:pk>/mark-paid/",
         payment_views.InvoiceMarkPaidView.as_view(),
         name="invoice-mark-paid",
+    ),
+    path(
+        "invoices/<int:pk>/disputes/",
+        dispute_views.InvoiceDisputeCreateView.as_view(),
+        name="invoice-disputes",
     ),
     path(
         "payments/<int:pk>/refund/",

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from billing.credits.disputes import undisputed
 from billing.ledger.invoices import transition_many
 from billing.models import ContractOverdueFlag, Invoice, InvoiceStatus
 from billing.notifications import emails
@@ -35,7 +36,12 @@ def invoices_mark_overdue(*, today: date, actor_label: str = "task:billing") -> 
                 actor_label=actor_label,
                 reason=f"Unpaid after its due date (checked {today:%Y-%m-%d}).",
             )
-            emails.send_after_commit(emails.OVERDUE, batch)
+            # No overdue email while the customer disputes the invoice (dunning is paused).
+            chased = list(
+                Invoice.objects.filter(undisputed(), pk__in=batch).values_list("pk", flat=True)
+            )
+            if chased:
+                emails.send_after_commit(emails.OVERDUE, chased)
         if len(batch) < size:
             break
     return total
@@ -43,11 +49,15 @@ def invoices_mark_overdue(*, today: date, actor_label: str = "task:billing") -> 
 
 def contracts_flag_overdue(*, today: date) -> int:
     """Flag contracts whose invoice is still unpaid ``OVERDUE_GRACE_DAYS`` after its due date,
-    for an admin to decide on suspension. One flag per invoice; returns how many were new."""
+    for an admin to decide on suspension (not while the invoice is disputed). One flag per
+    invoice; returns how many were new."""
     limit = today - timedelta(days=settings.OVERDUE_GRACE_DAYS)
     candidates = list(
         Invoice.objects.filter(
-            status=InvoiceStatus.OVERDUE, due_date__lt=limit, overdue_flag__isnull=True
+            undisputed(),
+            status=InvoiceStatus.OVERDUE,
+            due_date__lt=limit,
+            overdue_flag__isnull=True,
         ).values_list("pk", "contract_id")
     )
     if not candidates:

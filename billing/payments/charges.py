@@ -34,6 +34,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from billing.credits.disputes import has_open_dispute
 from billing.ledger.audit import billing_event_record
 from billing.ledger.invoices import PAYABLE
 from billing.models import (
@@ -117,8 +118,8 @@ def _payment_start(
     scheduled_on: date | None = None,
 ) -> Payment | None:
     """Transaction 1: check the invoice and create the pending payment. With ``scheduled_on``
-    (automatic collection) only when due, claiming the attempt in the dunning schedule; None
-    when not due."""
+    (automatic collection) only when due and not under dispute, claiming the attempt in the
+    dunning schedule; None when not due."""
     with transaction.atomic(durable=True):
         invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
         check_payable(invoice)
@@ -126,7 +127,7 @@ def _payment_start(
         if invoice.payments.filter(status__in=IN_FLIGHT).exists():
             raise PaymentInFlight(f"A payment of invoice {invoice.number} is already in flight.")
         if scheduled_on is not None:
-            if not _is_due(invoice, scheduled_on):
+            if not _is_due(invoice, scheduled_on) or has_open_dispute(invoice.pk):
                 return None
             invoice.collection_attempts += 1
             invoice.next_collection_on = dunning.next_charge_on(

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.models import Organization
 from billing import dispatch
+from billing.credits.disputes import undisputed
 from billing.models import BalanceEntry, Invoice
 from billing.notifications import emails
 from billing.payments import dunning
@@ -23,7 +24,8 @@ def collect_due(*, today: date) -> dict[str, int]:
     """Daily: apply customers' balances, then charge the card of every unpaid invoice whose
     collection is due (first attempt once issued, retries on the dunning schedule).
 
-    Each charge runs in its own ``billing.charge_invoice`` task, enqueued on commit; the task
+    Invoices under an open dispute are skipped until it is resolved. Each charge runs in its
+    own ``billing.charge_invoice`` task, enqueued on commit; the task
     re-checks due-ness under lock, so running this twice a day charges nothing twice.
     """
     with_balance = (
@@ -39,7 +41,7 @@ def collect_due(*, today: date) -> dict[str, int]:
     if card_gateway() is None:
         return {"balances_applied": balances_applied, "charges_enqueued": 0}
     due = (
-        Invoice.objects.filter(unpaid(), card_channel())
+        Invoice.objects.filter(unpaid(), card_channel(), undisputed())
         .filter(
             Q(next_collection_on__lte=today)
             | Q(next_collection_on__isnull=True, collection_attempts=0)
@@ -65,7 +67,8 @@ def dunning_run(*, today: date) -> dict[str, int]:
     first_due_by = dunning.first_reminder_due_by(today, delays)
     if first_due_by is None:
         return {"reminders_sent": 0}
-    candidates = Invoice.objects.filter(unpaid(), due_date__isnull=False).filter(
+    # An invoice under dispute is not chased; once resolved, its schedule resumes.
+    candidates = Invoice.objects.filter(unpaid(), undisputed(), due_date__isnull=False).filter(
         Q(next_collection_on__lte=today)
         | Q(
             next_collection_on__isnull=True,

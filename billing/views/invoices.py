@@ -19,11 +19,13 @@ from accounts.selectors import is_platform_admin
 from billing import selectors
 from billing.documents import invoice_pdf
 from billing.ledger.invoices import PAYABLE
+from billing.models import DisputeStatus, InvoiceStatus
 from billing.payments.checkout import checkout_start
 from billing.payments.gateways import card_gateway
-from billing.views.forms import RefundForm
+from billing.views.forms import DisputeForm, DisputeResolveForm, RefundForm
 
 ONE_DAY = timedelta(days=1)
+DISPUTABLE = (*PAYABLE, InvoiceStatus.PAID)
 
 
 @login_required
@@ -74,6 +76,16 @@ def invoice_page(request: HttpRequest, invoice, *, status: int = 200, **forms) -
         refundable = selectors.refundable_payments(invoice)
         context["refund_form"] = RefundForm(payments=refundable) if refundable else None
     context["refunds"] = selectors.invoice_refunds(invoice)
+    disputes = selectors.invoice_disputes(invoice)
+    open_dispute = next((d for d in disputes if d.status == DisputeStatus.OPEN), None)
+    context["disputes"] = disputes
+    context["open_dispute"] = open_dispute
+    context["dispute_form"] = (
+        DisputeForm()
+        if not staff and open_dispute is None and invoice.status in DISPUTABLE
+        else None
+    )
+    context["resolve_form"] = DisputeResolveForm() if staff and open_dispute else None
     context.update(forms)
     response = render(request, "billing/invoice_detail.html", context, status=status)
     if context["card_available"] and context["can_pay"]:
