@@ -1,15 +1,28 @@
-"""Demo billing for `manage.py seed_demo`: a contract that started mid-month, and every invoice
-due by today for the demo contracts (idempotent)."""
+"""Demo billing for `manage.py seed_demo`: a contract that started mid-month, every invoice
+due by today for the demo contracts, a refund and a resolved dispute (idempotent)."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from django.utils import timezone
 
 from accounts.demo import DemoAccounts
+from accounts.money import quantize_money
+from billing.credits.disputes import dispute_open, dispute_resolve
 from billing.invoicing.issue import invoices_issue_chunk
-from billing.models import Invoice
+from billing.ledger.invoices import PAYABLE
+from billing.models import (
+    DisputeStatus,
+    Invoice,
+    InvoiceDispute,
+    InvoiceStatus,
+    PaymentStatus,
+    Refund,
+)
+from billing.payments.refunds import refund_issue
+from billing.payments.transfers import bank_transfer_record
 from inventory.models import GpuModel
 from marketplace import services as market
 from marketplace.models import Contract, ContractStatus
@@ -73,3 +86,74 @@ def seed_billing(contracts: Iterable[Contract], *, today: date | None = None) ->
         Invoice.objects.filter(contract_id__in=ids).select_related("customer").order_by("pk")
     )
     return DemoBilling(invoices=invoices, issued_now=result.invoices)
+
+
+REFUND_REASON = "demo: one day of the period lost to a network outage, refunded"
+DISPUTE_REASON = "demo: the invoice counts a maintenance day the provider had announced"
+
+
+@dataclass(frozen=True)
+class DemoDisputes:
+    refund: Refund | None
+    dispute: InvoiceDispute | None
+
+
+def seed_refund_and_dispute(accounts: DemoAccounts, contract: Contract | None) -> DemoDisputes:
+    """On the mid-month contract's invoices: the first paid by bank transfer and part of it
+    refunded (with its credit note); the second disputed by the customer and resolved by the
+    admin with a credit note. Through the services, as people would; idempotent."""
+    if contract is None:
+        return DemoDisputes(refund=None, dispute=None)
+    invoices = list(
+        Invoice.objects.filter(contract=contract)
+        .exclude(status__in=[InvoiceStatus.DRAFT, InvoiceStatus.VOID])
+        .order_by("period_start")
+    )
+    customer_user = accounts.customer.memberships.order_by("pk").first().user
+    refund = _demo_refund(accounts, invoices[0]) if invoices else None
+    dispute = _demo_dispute(accounts, invoices[1], customer_user) if len(invoices) > 1 else None
+    return DemoDisputes(refund=refund, dispute=dispute)
+
+
+def _one_day(invoice: Invoice) -> Decimal:
+    days = (invoice.period_end - invoice.period_start).days
+    return quantize_money(invoice.total / days)
+
+
+def _demo_refund(accounts: DemoAccounts, invoice: Invoice) -> Refund | None:
+    existing = Refund.objects.filter(payment__invoice=invoice, reason=REFUND_REASON).first()
+    if existing is not None:
+        return existing
+    if invoice.status in PAYABLE:
+        bank_transfer_record(
+            invoice=invoice,
+            amount=invoice.amount_due,
+            reference=f"DEMO-{invoice.number}",
+            actor=accounts.admin,
+            actor_label="seed_demo",
+        )
+    payment = invoice.payments.filter(status=PaymentStatus.SUCCEEDED).order_by("-amount").first()
+    if payment is None:
+        return None
+    amount = min(_one_day(invoice), payment.amount - payment.amount_refunded)
+    return refund_issue(
+        payment=payment,
+        amount=amount,
+        reason=REFUND_REASON,
+        actor=accounts.admin,
+        actor_label="seed_demo",
+    ).refund
+
+
+def _demo_dispute(accounts: DemoAccounts, invoice: Invoice, customer_user) -> InvoiceDispute:
+    existing = invoice.disputes.filter(reason=DISPUTE_REASON).first()
+    if existing is not None:
+        return existing
+    dispute = dispute_open(invoice=invoice, reason=DISPUTE_REASON, by=customer_user)
+    return dispute_resolve(
+        dispute=dispute,
+        outcome=DisputeStatus.CREDITED,
+        amount=_one_day(invoice),
+        reason="demo: agreed, the announced maintenance day is credited",
+        by=accounts.admin,
+    )

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand
 from django.test.utils import override_settings
 
 from accounts.demo import DEMO_LOGINS, seed_accounts
-from billing.demo import seed_billing, seed_mid_month_contract
+from billing.demo import seed_billing, seed_mid_month_contract, seed_refund_and_dispute
 from inventory.demo import seed_inventory
 from marketplace.demo import seed_market
 
@@ -28,6 +28,7 @@ class Command(BaseCommand):
         mid_month = seed_mid_month_contract(accounts)
         contracts = [*market.contracts, *([mid_month] if mid_month else [])]
         billing = seed_billing(contracts)
+        disputes = seed_refund_and_dispute(accounts, mid_month)
         self.stdout.write(
             f"Clusters: {len(inventory.clusters)} listed or drafted by {accounts.provider}."
         )
@@ -41,6 +42,15 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Invoice {invoice.number}: {invoice.period_start} to {invoice.period_end}, "
                 f"CNY {invoice.total:,} ({invoice.status}, due {invoice.due_date})."
+            )
+        if disputes.refund is not None:
+            self.stdout.write(
+                f"Refund of CNY {disputes.refund.amount:,} on invoice "
+                f"{disputes.refund.payment.invoice.number} ({disputes.refund.status})."
+            )
+        if disputes.dispute is not None:
+            self.stdout.write(
+                f"Dispute of invoice {disputes.dispute.invoice.number} ({disputes.dispute.status})."
             )
         self.stdout.write(
             f"Open request {market.open_request.pk} with "
