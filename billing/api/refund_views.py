@@ -18,7 +18,7 @@ from accounts.selectors import is_platform_admin, scope_to_organization
 from billing.api import errors
 from billing.api.payment_views import IDEMPOTENCY_PARAMETER, _money
 from billing.models import Payment, Refund
-from billing.payments.refunds import refund_issue
+from billing.payments.refunds import refund_issue, refund_unanswered
 
 
 class RefundRequestSerializer(serializers.Serializer):
@@ -63,6 +63,11 @@ class PaymentRefundView(ParseBodyFirstMixin, APIView):
         responses={
             201: RefundSerializer,
             200: OpenApiResponse(RefundSerializer, description="Replayed (same Idempotency-Key)."),
+            202: OpenApiResponse(
+                RefundSerializer,
+                description="Stripe did not answer: pending, outcome unknown. Repeat the request "
+                "with the same Idempotency-Key to ask again; the webhook confirms it otherwise.",
+            ),
             400: errors.INVALID,
             401: errors.UNAUTHENTICATED,
             403: errors.FORBIDDEN,
@@ -93,7 +98,12 @@ class PaymentRefundView(ParseBodyFirstMixin, APIView):
             request_key=request_key,
             actor_label="api",
         )
-        code = status.HTTP_200_OK if outcome.replayed else status.HTTP_201_CREATED
+        if refund_unanswered(outcome.refund):
+            code = status.HTTP_202_ACCEPTED  # no answer from Stripe: repeat with the same key
+        elif outcome.replayed:
+            code = status.HTTP_200_OK
+        else:
+            code = status.HTTP_201_CREATED
         response = Response(RefundSerializer(outcome.refund).data, status=code)
         if outcome.replayed:
             response["Idempotent-Replayed"] = "true"

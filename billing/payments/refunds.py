@@ -33,7 +33,7 @@ from billing.models import (
     RefundStatus,
 )
 from billing.payments.errors import GatewayFailed, PaymentNotRefundable, valid_amount
-from billing.payments.gateways import GatewayError, get_gateway
+from billing.payments.gateways import GatewayError, GatewayOutcomeUnknown, get_gateway
 from billing.payments.outcomes import record_event
 
 
@@ -168,6 +168,13 @@ def _refund_start(
                 gettext("Only a succeeded payment can be refunded (this one is %(status)s).")
                 % {"status": payment.get_status_display()}
             )
+        if any(refund_unanswered(r) for r in payment.refunds.filter(status=RefundStatus.PENDING)):
+            raise PaymentNotRefundable(
+                gettext(
+                    "An earlier refund of this payment got no answer from the payment provider; "
+                    "repeat it with the same Idempotency-Key, or wait for its confirmation."
+                )
+            )
         left = payment.amount - payment.amount_refunded
         if amount > left:
             raise InvalidInput(
@@ -287,6 +294,10 @@ def refund_issue(
     if key:
         existing = Refund.objects.filter(idempotency_key=key).first()
         if existing is not None:
+            if refund_unanswered(existing):  # ask again, with the same key
+                return RefundOutcome(
+                    _refund_send(existing, actor_label=actor_label).refund, replayed=True
+                )
             return RefundOutcome(existing, replayed=True)
     try:
         refund = _refund_start(
@@ -297,11 +308,22 @@ def refund_issue(
         if existing is None:
             raise
         return RefundOutcome(existing, replayed=True)
+    return _refund_send(refund, actor_label=actor_label)
+
+
+def _refund_send(refund: Refund, *, actor_label: str) -> RefundOutcome:
+    """Ask the gateway for the refund, with the refund's own key (a re-send never refunds
+    twice). Refused: failed, the amount kept on the balance. No answer: left pending, unknown,
+    for Stripe's webhook or a re-send with the same key (``refund_issue`` with the same
+    Idempotency-Key)."""
+    payment = Payment.objects.get(pk=refund.payment_id)
     gateway = get_gateway(payment.gateway)
     try:
-        result = gateway.refund(
-            Payment.objects.get(pk=payment.pk), amount, idempotency_key=refund.idempotency_key
-        )
+        result = gateway.refund(payment, refund.amount, idempotency_key=refund.idempotency_key)
+    except GatewayOutcomeUnknown as exc:
+        Refund.objects.filter(pk=refund.pk).update(failure_message=str(exc)[:500])
+        refund.refresh_from_db()
+        return RefundOutcome(refund, replayed=False)
     except GatewayError as exc:
         _refund_failed(refund.pk, str(exc), actor_label=actor_label)
         raise GatewayFailed(
@@ -310,11 +332,22 @@ def refund_issue(
                 "customer's balance."
             )
         ) from exc
-    Refund.objects.filter(pk=refund.pk, external_id="").update(external_id=result.external_id)
+    Refund.objects.filter(pk=refund.pk, external_id="").update(
+        external_id=result.external_id, failure_message=""
+    )
     refund.refresh_from_db()
     if not gateway.can_charge:  # offline: recording the bank refund is the whole refund
         refund = refund_confirm(refund, actor_label=actor_label, reason="bank refund recorded")
     return RefundOutcome(refund, replayed=False)
+
+
+def refund_unanswered(refund: Refund) -> bool:
+    """Sent to Stripe but never answered: the outcome is unknown until a re-send or webhook."""
+    return (
+        refund.status == RefundStatus.PENDING
+        and not refund.external_id
+        and bool(refund.failure_message)
+    )
 
 
 def refunds_confirm_through(*, payment_id: int, refunded_total: Decimal, actor_label: str):

@@ -15,7 +15,7 @@ from accounts.formatting import format_money
 from accounts.selectors import is_platform_admin
 from billing import selectors
 from billing.credits.disputes import dispute_open, dispute_resolve
-from billing.payments.refunds import refund_issue
+from billing.payments.refunds import refund_issue, refund_unanswered
 from billing.views.forms import DisputeForm, DisputeResolveForm, RefundForm
 from billing.views.invoices import invoice_for, invoice_page
 
@@ -50,7 +50,12 @@ def invoice_refund(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("billing:invoice-detail", pk=invoice.pk)
         else:
             refund = outcome.refund
-            if refund.status == "pending":
+            if refund_unanswered(refund):
+                text = gettext(
+                    "Stripe did not answer the refund of %(amount)s. It stays pending until "
+                    "Stripe confirms it; check the Stripe dashboard before refunding again."
+                )
+            elif refund.status == "pending":
                 text = gettext(
                     "Refund of %(amount)s sent to Stripe; it shows as refunded once "
                     "Stripe confirms it."

@@ -191,7 +191,8 @@ def test_stripe_refusing_a_refund_is_502_and_the_credit_stays_on_the_balance(
 ):
     card_account(customer, stripe_on)
     payment = charges.payment_charge(invoice=invoice)
-    stripe_on.fail_next("server_error", path="/v1/refunds")
+    # Refunded in Stripe's dashboard behind our back: Stripe refuses ours (400).
+    stripe_on.client().v1.refunds.create(params={"payment_intent": payment.external_id})
     response = refund(staff, payment, "100.00")
     assert response.status_code == 502 and response.json()["code"] == "gateway_error"
     refund_row = Refund.objects.get()
@@ -202,6 +203,24 @@ def test_stripe_refusing_a_refund_is_502_and_the_credit_stays_on_the_balance(
     assert BillingEvent.objects.filter(
         subject="refund", subject_id=refund_row.pk, to_status="failed"
     ).exists()
+
+
+def test_no_answer_from_stripe_leaves_the_refund_pending_and_a_repeat_asks_again_once(
+    staff, customer, invoice, stripe_on
+):
+    card_account(customer, stripe_on)
+    payment = charges.payment_charge(invoice=invoice)
+    stripe_on.fail_next("timeout_after_effect", path="/v1/refunds")
+    first = refund(staff, payment, "100.00", HTTP_IDEMPOTENCY_KEY="r-1")
+    assert first.status_code == 202 and first.json()["status"] == "pending"
+    # Another refund now could double the money back: refused until this one is settled.
+    assert refund(staff, payment, "5.00").status_code == 409
+    again = refund(staff, payment, "100.00", HTTP_IDEMPOTENCY_KEY="r-1")
+    assert again.status_code == 200 and again.json()["external_id"].startswith("re_")
+    assert len(stripe_on.refunds) == 1  # the money went back once
+    payment.refresh_from_db()
+    assert payment.amount_refunded == Decimal("100.00")
+    assert customer_balance(organization=customer) == 0
 
 
 # --- the invoice page -----------------------------------------------------------------------

@@ -20,6 +20,11 @@ class GatewayError(Exception):
     """The gateway cannot do what was asked (not supported, not configured, refused)."""
 
 
+class GatewayOutcomeUnknown(GatewayError):
+    """No answer (timeout, 5xx): the request may or may not have run. Ask again with the same
+    idempotency key; never with a new one."""
+
+
 class ChargeOutcome(enum.StrEnum):
     SUCCEEDED = "succeeded"  # the money moved
     DECLINED = "declined"  # definitely not charged: declined, or refused before running

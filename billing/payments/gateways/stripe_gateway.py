@@ -38,6 +38,7 @@ from billing.payments.gateways.base import (
     ChargeResult,
     CheckoutResult,
     GatewayError,
+    GatewayOutcomeUnknown,
     RefundResult,
     SetupResult,
 )
@@ -300,6 +301,10 @@ class StripeGateway:
                 },
                 options={"idempotency_key": idempotency_key},
             )
+        except (stripe.APIConnectionError, stripe.APIError) as exc:
+            raise GatewayOutcomeUnknown(
+                f"Stripe did not answer the refund: {exc.user_message or exc}"
+            ) from exc
         except stripe.StripeError as exc:
             raise GatewayError(f"Stripe refused the refund: {exc.user_message}") from exc
         return RefundResult(
