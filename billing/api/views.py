@@ -60,7 +60,7 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     )
     @action(detail=True, methods=["get"], renderer_classes=[renderers.JSONRenderer, PDFRenderer])
     def pdf(self, request, pk=None):
-        """The invoice as a PDF (发票 / Invoice)."""
+        """The invoice as a statement PDF (账单 / Statement: seller, buyer, lines); not a fapiao."""
         invoice = self.get_object()
         response = HttpResponse(documents.invoice_pdf(invoice), content_type="application/pdf")
         response["Content-Disposition"] = f'inline; filename="{invoice.number or invoice.pk}.pdf"'
