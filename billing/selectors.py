@@ -7,7 +7,14 @@ from django.db.models.functions import Coalesce, Least
 
 from accounts.models import User
 from accounts.selectors import is_platform_admin, scope_to_organization
-from billing.models import CreditNote, Invoice, InvoiceStatus, PayoutStatement
+from billing.models import (
+    CreditNote,
+    FapiaoRequest,
+    FapiaoStatus,
+    Invoice,
+    InvoiceStatus,
+    PayoutStatement,
+)
 from billing.periods import BillingPeriod, billing_periods, terminated_schedule
 from marketplace.models import Contract, ContractStatus
 from marketplace.selectors import contract_exact_annual
@@ -104,3 +111,19 @@ def payout_list(*, user: User | None) -> QuerySet[PayoutStatement]:
     """Providers see their own statements; admins see all."""
     queryset = PayoutStatement.objects.select_related("provider").prefetch_related("lines")
     return scope_to_organization(queryset, user=user, org_field="provider")
+
+
+def fapiao_request_list(*, user: User | None) -> QuerySet[FapiaoRequest]:
+    """Customers see their organisation's fapiao requests; admins see all. Newest first."""
+    queryset = FapiaoRequest.objects.select_related("invoice", "invoice__customer")
+    return scope_to_organization(queryset, user=user, org_field="invoice__customer")
+
+
+def fapiao_requests_pending() -> QuerySet[FapiaoRequest]:
+    """Requests waiting to be issued, oldest first, with what the bulk-issue CSV needs."""
+    return (
+        FapiaoRequest.objects.filter(status=FapiaoStatus.REQUESTED)
+        .select_related("invoice")
+        .prefetch_related("invoice__lines", "invoice__credit_notes")
+        .order_by("created_at", "pk")
+    )

@@ -382,6 +382,8 @@ PLATFORM_REGISTERED_ADDRESS = env.str(
 PLATFORM_PHONE = env.str("PLATFORM_PHONE", default="021-5000 0000")
 PLATFORM_BANK_NAME = env.str("PLATFORM_BANK_NAME", default="招商银行上海张江支行")
 PLATFORM_BANK_ACCOUNT = env.str("PLATFORM_BANK_ACCOUNT", default="1219 0000 0000 0001")
+# The item a fapiao for our service names (项目名称), as the tax-control software imports it.
+FAPIAO_ITEM_NAME = env.str("FAPIAO_ITEM_NAME", default="*信息技术服务*算力服务费")
 PLATFORM_BILLING_EMAIL = env.str("PLATFORM_BILLING_EMAIL", default="billing@compute-market.local")
 BILLING_CHUNK_SIZE = env.int("BILLING_CHUNK_SIZE", default=500)
 STRIPE_API_KEY = env.str("STRIPE_API_KEY", default="")

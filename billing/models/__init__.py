@@ -1,6 +1,7 @@
 """Billing's models, one module per concern; every model is importable from here."""
 
 from billing.models.audit import BillingEvent, BillingRunStep
+from billing.models.fapiao import FapiaoKind, FapiaoRequest, FapiaoStatus
 from billing.models.invoices import (
     INVOICE_FINANCIAL_FIELDS,
     TAX_RATE_DIGITS,
@@ -37,6 +38,9 @@ __all__ = [
     "ContractOverdueFlag",
     "CreditNote",
     "DocumentSequence",
+    "FapiaoKind",
+    "FapiaoRequest",
+    "FapiaoStatus",
     "FinalisedInvoiceError",
     "Gateway",
     "Invoice",

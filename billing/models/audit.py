@@ -12,6 +12,7 @@ class BillingEvent(models.Model):
         PAYMENT = "payment"
         CREDIT_NOTE = "credit_note"
         PAYOUT = "payout"
+        FAPIAO_REQUEST = "fapiao_request"
 
     subject = models.CharField(max_length=16, choices=Subject.choices)
     subject_id = models.BigIntegerField()
