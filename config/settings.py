@@ -286,6 +286,8 @@ SPECTACULAR_SETTINGS = {
         "RequestStatusEnum": "marketplace.models.RequestStatus",
         "PaymentStatusEnum": "billing.models.PaymentStatus",
         "InvoiceStatusEnum": "billing.models.InvoiceStatus",
+        "FapiaoKindEnum": "billing.models.FapiaoKind",
+        "FapiaoStatusEnum": "billing.models.FapiaoStatus",
     },
 }
 
