@@ -13,6 +13,7 @@ from billing.models import (
     FapiaoStatus,
     Invoice,
     InvoiceStatus,
+    PayoutLine,
     PayoutStatement,
 )
 from billing.periods import BillingPeriod, billing_periods, terminated_schedule
@@ -107,9 +108,13 @@ def invoices_for_export(
     return queryset
 
 
-def payout_list(*, user: User | None) -> QuerySet[PayoutStatement]:
+def payout_list(*, user: User | None, with_lines: bool = True) -> QuerySet[PayoutStatement]:
     """Providers see their own statements; admins see all."""
-    queryset = PayoutStatement.objects.select_related("provider").prefetch_related("lines")
+    queryset = PayoutStatement.objects.select_related("provider")
+    if with_lines:
+        queryset = queryset.prefetch_related(
+            Prefetch("lines", queryset=PayoutLine.objects.select_related("invoice"))
+        )
     return scope_to_organization(queryset, user=user, org_field="provider")
 
 

@@ -370,6 +370,11 @@ INVOICE_NET_DAYS = env.int("INVOICE_NET_DAYS", default=15)
 OVERDUE_GRACE_DAYS = env.int("OVERDUE_GRACE_DAYS", default=30)  # then flag the contract
 DUNNING_RETRY_DAYS = env.list("DUNNING_RETRY_DAYS", cast=int, default=[1, 3, 7])
 PLATFORM_COMMISSION_RATE = Decimal(env.str("PLATFORM_COMMISSION_RATE", default="0.10"))
+# What the commission is taken on: "net_of_vat" (the VAT-exclusive amount collected, the
+# default) or "collected" (the amount collected, tax included).
+PLATFORM_COMMISSION_BASE = env.str("PLATFORM_COMMISSION_BASE", default="net_of_vat")
+if PLATFORM_COMMISSION_BASE not in ("net_of_vat", "collected"):
+    raise ImproperlyConfigured("PLATFORM_COMMISSION_BASE must be net_of_vat or collected.")
 # The platform's own legal entity: the merchant of record. It sells capacity to customers (the
 # seller on every statement), collects, and pays providers what was collected less commission.
 # Customers paying by bank transfer pay into PLATFORM_BANK_* quoting the invoice number.

@@ -121,7 +121,7 @@ class PayoutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     serializer_class = PayoutStatementSerializer
     filterset_fields = ["status", "period_start"]
-    ordering_fields = ["period_start", "net"]
+    ordering_fields = ["period_start", "payable"]
 
     def get_queryset(self):
         return selectors.payout_list(user=self.request.user)

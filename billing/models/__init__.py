@@ -25,7 +25,7 @@ from billing.models.payments import (
     PaymentStatus,
     WebhookEvent,
 )
-from billing.models.payouts import PayoutLine, PayoutStatement, PayoutStatus
+from billing.models.payouts import CommissionBase, PayoutLine, PayoutStatement, PayoutStatus
 
 __all__ = [
     "INVOICE_FINANCIAL_FIELDS",
@@ -35,6 +35,7 @@ __all__ = [
     "BillingAccount",
     "BillingEvent",
     "BillingRunStep",
+    "CommissionBase",
     "ContractOverdueFlag",
     "CreditNote",
     "DocumentSequence",
