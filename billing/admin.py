@@ -308,7 +308,16 @@ class ContractOverdueFlagAdmin(ReadOnlyAdmin):
 # --- Payouts --------------------------------------------------------------------------------
 class PayoutLineInline(ReadOnlyInline):
     model = PayoutLine
-    fields = ["contract", "invoice", "description", "gross", "commission", "sla_withheld", "net"]
+    fields = [
+        "contract",
+        "invoice",
+        "description",
+        "collected",
+        "vat",
+        "commission",
+        "sla_withheld",
+        "payable",
+    ]
     readonly_fields = fields
 
 
@@ -318,10 +327,11 @@ class PayoutStatementAdmin(ReadOnlyAdmin):
         "provider",
         "period_start",
         "status",
-        money("gross", _("gross")),
+        money("collected", _("collected")),
+        money("vat", _("VAT")),
         money("commission", _("commission")),
         money("sla_withheld", _("SLA withheld")),
-        money("net", _("net")),
+        money("payable", _("payable")),
         "closed_at",
     ]
     list_select_related = ["provider"]
@@ -367,10 +377,11 @@ class PayoutLineAdmin(ReadOnlyAdmin):
         "statement",
         "contract",
         "invoice",
-        money("gross", _("gross")),
+        money("collected", _("collected")),
+        money("vat", _("VAT")),
         money("commission", _("commission")),
         money("sla_withheld", _("SLA withheld")),
-        money("net", _("net")),
+        money("payable", _("payable")),
     ]
     list_select_related = ["statement__provider", "invoice"]
     list_filter = ["statement__status", "statement__period_start"]

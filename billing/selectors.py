@@ -13,11 +13,14 @@ from billing.models import (
     BillingEvent,
     CreditNote,
     DisputeStatus,
+    FapiaoRequest,
+    FapiaoStatus,
     Invoice,
     InvoiceDispute,
     InvoiceStatus,
     Payment,
     PaymentStatus,
+    PayoutLine,
     PayoutStatement,
     Refund,
     RefundStatus,
@@ -130,9 +133,13 @@ def invoice_disputes(invoice: Invoice) -> list[InvoiceDispute]:
     )
 
 
-def payout_list(*, user: User | None) -> QuerySet[PayoutStatement]:
+def payout_list(*, user: User | None, with_lines: bool = True) -> QuerySet[PayoutStatement]:
     """Providers see their own statements; admins see all."""
-    queryset = PayoutStatement.objects.select_related("provider").prefetch_related("lines")
+    queryset = PayoutStatement.objects.select_related("provider")
+    if with_lines:
+        queryset = queryset.prefetch_related(
+            Prefetch("lines", queryset=PayoutLine.objects.select_related("invoice"))
+        )
     return scope_to_organization(queryset, user=user, org_field="provider")
 
 
@@ -239,3 +246,19 @@ def _actor_words(label: str) -> str:
     if label.startswith("task:") or label in ("collect_due", "seed_demo"):
         return gettext("Billing run")
     return label or gettext("System")
+
+
+def fapiao_request_list(*, user: User | None) -> QuerySet[FapiaoRequest]:
+    """Customers see their organisation's fapiao requests; admins see all. Newest first."""
+    queryset = FapiaoRequest.objects.select_related("invoice", "invoice__customer")
+    return scope_to_organization(queryset, user=user, org_field="invoice__customer")
+
+
+def fapiao_requests_pending() -> QuerySet[FapiaoRequest]:
+    """Requests waiting to be issued, oldest first, with what the bulk-issue CSV needs."""
+    return (
+        FapiaoRequest.objects.filter(status=FapiaoStatus.REQUESTED)
+        .select_related("invoice")
+        .prefetch_related("invoice__lines", "invoice__credit_notes")
+        .order_by("created_at", "pk")
+    )

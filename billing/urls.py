@@ -1,6 +1,6 @@
 from django.urls import path
 
-from billing.views import invoice_actions, invoices
+from billing.views import fapiao, invoice_actions, invoices, payouts
 
 app_name = "billing"
 
@@ -20,4 +20,13 @@ urlpatterns = [
         invoice_actions.invoice_dispute_resolve,
         name="invoice-dispute-resolve",
     ),
+    path("invoices/<int:pk>/fapiao/", fapiao.fapiao_request_new, name="fapiao-request"),
+    path("payouts/", payouts.payout_list, name="payout-list"),
+    path("payouts/<int:pk>/", payouts.payout_detail, name="payout-detail"),
+    path("payouts/<int:pk>/pdf/", payouts.payout_download_pdf, name="payout-pdf"),
+    path("payouts/<int:pk>/csv/", payouts.payout_download_csv, name="payout-csv"),
+    path("fapiao/", fapiao.fapiao_list, name="fapiao-list"),
+    path("fapiao/export.csv", fapiao.fapiao_export, name="fapiao-export"),
+    path("fapiao/<int:pk>/issued/", fapiao.fapiao_issued, name="fapiao-issued"),
+    path("fapiao/<int:pk>/reject/", fapiao.fapiao_reject, name="fapiao-reject"),
 ]

@@ -286,6 +286,8 @@ SPECTACULAR_SETTINGS = {
         "RequestStatusEnum": "marketplace.models.RequestStatus",
         "PaymentStatusEnum": "billing.models.PaymentStatus",
         "InvoiceStatusEnum": "billing.models.InvoiceStatus",
+        "FapiaoKindEnum": "billing.models.FapiaoKind",
+        "FapiaoStatusEnum": "billing.models.FapiaoStatus",
     },
 }
 
@@ -368,6 +370,11 @@ INVOICE_NET_DAYS = env.int("INVOICE_NET_DAYS", default=15)
 OVERDUE_GRACE_DAYS = env.int("OVERDUE_GRACE_DAYS", default=30)  # then flag the contract
 DUNNING_RETRY_DAYS = env.list("DUNNING_RETRY_DAYS", cast=int, default=[1, 3, 7])
 PLATFORM_COMMISSION_RATE = Decimal(env.str("PLATFORM_COMMISSION_RATE", default="0.10"))
+# What the commission is taken on: "net_of_vat" (the VAT-exclusive amount collected, the
+# default) or "collected" (the amount collected, tax included).
+PLATFORM_COMMISSION_BASE = env.str("PLATFORM_COMMISSION_BASE", default="net_of_vat")
+if PLATFORM_COMMISSION_BASE not in ("net_of_vat", "collected"):
+    raise ImproperlyConfigured("PLATFORM_COMMISSION_BASE must be net_of_vat or collected.")
 # The platform's own legal entity: the merchant of record. It sells capacity to customers (the
 # seller on every statement), collects, and pays providers what was collected less commission.
 # Customers paying by bank transfer pay into PLATFORM_BANK_* quoting the invoice number.
@@ -382,6 +389,8 @@ PLATFORM_REGISTERED_ADDRESS = env.str(
 PLATFORM_PHONE = env.str("PLATFORM_PHONE", default="021-5000 0000")
 PLATFORM_BANK_NAME = env.str("PLATFORM_BANK_NAME", default="招商银行上海张江支行")
 PLATFORM_BANK_ACCOUNT = env.str("PLATFORM_BANK_ACCOUNT", default="1219 0000 0000 0001")
+# The item a fapiao for our service names (项目名称), as the tax-control software imports it.
+FAPIAO_ITEM_NAME = env.str("FAPIAO_ITEM_NAME", default="*信息技术服务*算力服务费")
 PLATFORM_BILLING_EMAIL = env.str("PLATFORM_BILLING_EMAIL", default="billing@compute-market.local")
 BILLING_CHUNK_SIZE = env.int("BILLING_CHUNK_SIZE", default=500)
 STRIPE_API_KEY = env.str("STRIPE_API_KEY", default="")

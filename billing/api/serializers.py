@@ -92,16 +92,22 @@ class PayoutLineSerializer(serializers.ModelSerializer):
             "contract",
             "invoice",
             "description",
-            "gross",
+            "collected",
+            "vat",
+            "collected_net_of_vat",
+            "commission_base",
             "commission",
             "sla_withheld",
-            "net",
+            "payable",
         ]
         read_only_fields = fields
 
 
 class PayoutStatementSerializer(serializers.ModelSerializer):
-    """A provider's month: ``net`` = ``gross`` - ``commission`` - ``sla_withheld``."""
+    """A provider's month. ``collected`` (tax included) = ``collected_net_of_vat`` + ``vat``;
+    ``commission`` = ``commission_rate`` x the ``commission_base`` amount (``net_of_vat``: the
+    VAT-exclusive amount collected; ``collected``: tax included); ``payable`` = ``collected`` -
+    ``commission`` - ``sla_withheld``. Each amount is the sum of the lines'."""
 
     provider_name = serializers.CharField(source="provider.name", read_only=True)
     lines = PayoutLineSerializer(many=True, read_only=True)
@@ -115,11 +121,14 @@ class PayoutStatementSerializer(serializers.ModelSerializer):
             "period_start",
             "period_end",
             "status",
-            "gross",
+            "collected",
+            "vat",
+            "collected_net_of_vat",
+            "commission_base",
             "commission_rate",
             "commission",
             "sla_withheld",
-            "net",
+            "payable",
             "closed_at",
             "lines",
         ]

@@ -60,7 +60,7 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     )
     @action(detail=True, methods=["get"], renderer_classes=[renderers.JSONRenderer, PDFRenderer])
     def pdf(self, request, pk=None):
-        """The invoice as a PDF (发票 / Invoice)."""
+        """The invoice as a statement PDF (账单 / Statement: seller, buyer, lines); not a fapiao."""
         invoice = self.get_object()
         response = HttpResponse(documents.invoice_pdf(invoice), content_type="application/pdf")
         response["Content-Disposition"] = f'inline; filename="{invoice.number or invoice.pk}.pdf"'
@@ -121,7 +121,7 @@ class PayoutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     serializer_class = PayoutStatementSerializer
     filterset_fields = ["status", "period_start"]
-    ordering_fields = ["period_start", "net"]
+    ordering_fields = ["period_start", "payable"]
 
     def get_queryset(self):
         return selectors.payout_list(user=self.request.user)

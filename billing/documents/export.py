@@ -81,3 +81,6 @@ def invoices_csv(invoices: Iterable[Invoice]) -> Iterator[str]:
     yield "\ufeff" + writer.writerow(CSV_HEADER)
     for invoice in invoices:
         yield writer.writerow(invoice_csv_row(invoice))
+
+
+csv_cell = _cell  # for the other CSV documents of billing (fapiao, payouts)

@@ -1,185 +1,195 @@
-"""The invoice PDF customers download (A4). No queries: callers pass invoices with their
-customer, lines and credit notes loaded.
+"""The customer's statement (账单 / Statement) as a PDF, in the reader's language.
 
-PDF: A4, reportlab's canvas. Chinese text uses the built-in CID font ``STSong-Light`` (no font
-file needed); Latin text and figures use Helvetica, so numbers are plain text in the page
-content (and searchable). Pages are not compressed, which keeps them easy to check.
+Not a fapiao: fapiao come from the tax-control system (``billing.fapiao``). The statement names
+the seller (the platform, merchant of record: ``PLATFORM_*`` settings) and the buyer (the
+customer organisation), each with legal name, unified social credit code, registered address and
+phone, bank and account; then the lines with the dates each covers, the totals and credit notes.
+
+No queries: callers pass invoices with their customer, lines and credit notes loaded. Layout
+through ``accounts.pdf`` (A4, Chinese in the CID font, figures as searchable text).
 """
 
 from __future__ import annotations
 
-import io
-from datetime import timedelta
-from decimal import Decimal
+from dataclasses import dataclass
+from datetime import date, timedelta
 
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.units import mm
-from reportlab.lib.utils import simpleSplit
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.pdfgen import canvas
+from django.conf import settings
+from django.utils.formats import date_format
+from django.utils.translation import get_language, gettext
 
+from accounts import pdf
+from accounts.formatting import format_money
+from accounts.models import Organization
 from billing.models import Invoice
 
-CJK_FONT = "STSong-Light"
-LATIN_FONT = "Helvetica"
-LATIN_BOLD = "Helvetica-Bold"
-MARGIN = 18 * mm
-PLATFORM = "Compute Market · 算力租赁"
-
-_registered = False
+NO_VALUE = "—"
 
 
-def _register_fonts() -> None:
-    global _registered
-    if not _registered:
-        pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
-        _registered = True
+@dataclass(frozen=True)
+class Party:
+    """A party to the statement, as the statement prints it."""
+
+    legal_name: str
+    credit_code: str
+    registered_address: str
+    phone: str
+    bank_name: str
+    bank_account: str
 
 
-def _font_for(text: str, latin: str = LATIN_FONT) -> str:
-    """Helvetica covers Latin-1; anything else (Chinese names) needs the CID font."""
-    try:
-        text.encode("latin-1")
-    except UnicodeEncodeError:
-        return CJK_FONT
-    return latin
+def platform_party() -> Party:
+    """The platform's own legal entity (the seller), from settings; the English name in English."""
+    english = (get_language() or "").startswith("en")
+    return Party(
+        legal_name=(
+            settings.PLATFORM_LEGAL_NAME_EN
+            if english and settings.PLATFORM_LEGAL_NAME_EN
+            else settings.PLATFORM_LEGAL_NAME
+        ),
+        credit_code=settings.PLATFORM_CREDIT_CODE,
+        registered_address=settings.PLATFORM_REGISTERED_ADDRESS,
+        phone=settings.PLATFORM_PHONE,
+        bank_name=settings.PLATFORM_BANK_NAME,
+        bank_account=settings.PLATFORM_BANK_ACCOUNT,
+    )
 
 
-def _money(amount: Decimal, currency: str = "") -> str:
-    text = f"{amount:,.2f}"
-    return f"{currency} {text}" if currency else text
+def organization_party(organization: Organization) -> Party:
+    return Party(
+        legal_name=organization.legal_name or organization.name,
+        credit_code=organization.unified_social_credit_code,
+        registered_address=organization.registered_address,
+        phone=organization.phone,
+        bank_name=organization.bank_name,
+        bank_account=organization.bank_account,
+    )
 
 
-def _percent(rate: Decimal) -> str:
-    return f"{format((rate * 100).normalize(), 'f')}%"
+def party_block(heading: str, party: Party) -> list:
+    """A party's heading and legal details (also used by the provider's payout statement)."""
+    pairs = [
+        (gettext("Legal name"), party.legal_name),
+        (gettext("Unified social credit code"), party.credit_code),
+        (gettext("Registered address and phone"), f"{party.registered_address} {party.phone}"),
+        (gettext("Bank and account"), f"{party.bank_name} {party.bank_account}"),
+    ]
+    return [
+        *pdf.heading(heading, size=10),
+        pdf.key_values([(label, value.strip() or NO_VALUE) for label, value in pairs]),
+    ]
 
 
-class _Page:
-    """A cursor down an A4 page that starts a new page when it runs out of room."""
+def day(value: date | None) -> str:
+    return date_format(value, "DATE_FORMAT") if value else NO_VALUE
 
-    def __init__(self, pdf: canvas.Canvas, invoice_number: str):
-        self.pdf = pdf
-        self.number = invoice_number
-        self.width, self.height = A4
-        self.y = self.height - MARGIN
 
-    def need(self, height: float) -> None:
-        if self.y - height < MARGIN + 10 * mm:
-            self.footer()
-            self.pdf.showPage()
-            self.y = self.height - MARGIN
-            self.text(MARGIN, f"{self.number} (continued)", size=9)
-            self.y -= 6 * mm
-
-    def text(self, x: float, text: str, *, size: float = 10, bold: bool = False) -> None:
-        font = _font_for(text, LATIN_BOLD if bold else LATIN_FONT)
-        self.pdf.setFont(font, size)
-        self.pdf.drawString(x, self.y, text)
-
-    def right(self, x: float, text: str, *, size: float = 10, bold: bool = False) -> None:
-        font = _font_for(text, LATIN_BOLD if bold else LATIN_FONT)
-        self.pdf.setFont(font, size)
-        self.pdf.drawRightString(x, self.y, text)
-
-    def rule(self) -> None:
-        self.pdf.setLineWidth(0.5)
-        self.pdf.line(MARGIN, self.y, self.width - MARGIN, self.y)
-
-    def footer(self) -> None:
-        self.pdf.setFont(CJK_FONT, 8)
-        self.pdf.drawString(MARGIN, MARGIN / 2, f"{PLATFORM} · 价格含税 (prices include VAT)")
-        self.pdf.setFont(LATIN_FONT, 8)
-        self.pdf.drawRightString(
-            self.width - MARGIN, MARGIN / 2, f"{self.number} · page {self.pdf.getPageNumber()}"
-        )
+def covers(start: date | None, end: date | None) -> str:
+    """``[start, end)`` as the first and last day it covers, or a dash without dates."""
+    if start is None or end is None:
+        return NO_VALUE
+    return gettext("%(first)s to %(last)s") % {
+        "first": f"{start:%Y-%m-%d}",
+        "last": f"{end - timedelta(days=1):%Y-%m-%d}",
+    }
 
 
 def invoice_pdf(invoice: Invoice) -> bytes:
-    """The invoice as a PDF: title 发票 / Invoice, number, customer, period, lines, totals."""
-    _register_fonts()
-    buffer = io.BytesIO()
-    pdf = canvas.Canvas(buffer, pagesize=A4, pageCompression=0)
-    number = invoice.number or f"DRAFT-{invoice.pk}"
-    pdf.setTitle(f"Invoice {number}")
-    pdf.setAuthor(PLATFORM)
-    page = _Page(pdf, number)
-    right_edge = page.width - MARGIN
-
-    page.pdf.setFont(CJK_FONT, 20)
-    page.pdf.drawString(MARGIN, page.y, "发票 / Invoice")
-    page.right(right_edge, number, size=14, bold=True)
-    page.y -= 10 * mm
-    last_day = invoice.period_end - timedelta(days=1)
-    facts = [
-        ("Customer", invoice.customer.name),
-        ("Contract", str(invoice.contract_id)),
-        ("Period", f"{invoice.period_start:%Y-%m-%d} to {last_day:%Y-%m-%d}"),
-        ("Issue date", f"{invoice.issue_date:%Y-%m-%d}" if invoice.issue_date else "-"),
-        ("Due date", f"{invoice.due_date:%Y-%m-%d}" if invoice.due_date else "-"),
-        ("Status", invoice.get_status_display()),
+    """The statement: seller and buyer, facts, the lines with their dates, totals, credit notes."""
+    number = invoice.number or gettext("Draft %(id)s") % {"id": invoice.pk}
+    currency = invoice.currency
+    story = pdf.title(
+        gettext("Statement"),
+        subtitle=gettext("Statement %(number)s · not a fapiao") % {"number": number},
+    )
+    story += party_block(gettext("Seller (merchant of record)"), platform_party())
+    story += party_block(
+        gettext("Buyer: %(name)s") % {"name": invoice.customer.name},
+        organization_party(invoice.customer),
+    )
+    story += pdf.heading(gettext("Statement details"))
+    story.append(
+        pdf.key_values(
+            [
+                (gettext("Number"), number),
+                (gettext("Contract"), str(invoice.contract_id)),
+                (gettext("Period"), covers(invoice.period_start, invoice.period_end)),
+                (gettext("Issue date"), day(invoice.issue_date)),
+                (gettext("Due date"), day(invoice.due_date)),
+                (gettext("Status"), invoice.get_status_display()),
+            ]
+        )
+    )
+    story += pdf.heading(gettext("Lines"))
+    columns = [
+        pdf.Column(gettext("Description"), 0.3),
+        pdf.Column(gettext("Dates covered"), 0.2),
+        pdf.Column(gettext("Net"), 0.14, numeric=True),
+        pdf.Column(gettext("VAT rate"), 0.08, numeric=True),
+        pdf.Column(gettext("VAT"), 0.12, numeric=True),
+        pdf.Column(gettext("Amount"), 0.16, numeric=True),
     ]
-    for label, value in facts:
-        page.text(MARGIN, label, size=10, bold=True)
-        page.text(MARGIN + 30 * mm, value, size=10)
-        page.y -= 5.5 * mm
-
-    page.y -= 4 * mm
-    columns = {
-        "net": right_edge - 75 * mm,
-        "rate": right_edge - 55 * mm,
-        "tax": right_edge - 30 * mm,
-    }
-    page.text(MARGIN, "Description", bold=True)
-    page.right(columns["net"], "Net", bold=True)
-    page.right(columns["rate"], "VAT", bold=True)
-    page.right(columns["tax"], "Tax", bold=True)
-    page.right(right_edge, f"Amount ({invoice.currency})", bold=True)
-    page.y -= 2 * mm
-    page.rule()
-    page.y -= 5 * mm
-    description_width = columns["net"] - MARGIN - 25 * mm
-    for line in invoice.lines.all():
-        wrapped = simpleSplit(line.description, _font_for(line.description), 9, description_width)
-        page.need(5 * mm * len(wrapped))
-        page.right(columns["net"], _money(line.net), size=9)
-        page.right(columns["rate"], _percent(line.tax_rate), size=9)
-        page.right(columns["tax"], _money(line.tax), size=9)
-        page.right(right_edge, _money(line.amount), size=9)
-        for part in wrapped:
-            page.text(MARGIN, part, size=9)
-            page.y -= 4.5 * mm
-        page.y -= 1.5 * mm
-    page.rule()
-    page.y -= 6 * mm
-
-    totals = [
-        ("Net 不含税金额", invoice.subtotal),
-        ("VAT 税额", invoice.tax),
-        ("Total 价税合计", invoice.total),
-        ("Paid", invoice.amount_paid),
-        ("Amount due", invoice.amount_due),
+    rows = [
+        [
+            line.description,
+            covers(line.period_start, line.period_end),
+            format_money(line.net, currency),
+            f"{format((line.tax_rate * 100).normalize(), 'f')}%",
+            format_money(line.tax, currency),
+            format_money(line.amount, currency),
+        ]
+        for line in invoice.lines.all()
     ]
-    for label, amount in totals:
-        page.need(6 * mm)
-        bold = label.startswith("Total")
-        page.pdf.setFont(CJK_FONT, 10)
-        page.pdf.drawRightString(columns["tax"], page.y, label)
-        page.right(right_edge, _money(amount, invoice.currency), bold=bold)
-        page.y -= 6 * mm
-
+    story.append(pdf.table(columns, rows))
+    story.append(pdf.spacer(3))
+    story.append(
+        pdf.key_values(
+            [
+                (gettext("Net of VAT"), format_money(invoice.subtotal, currency)),
+                (gettext("VAT"), format_money(invoice.tax, currency)),
+                (gettext("Total, tax included"), format_money(invoice.total, currency)),
+                (gettext("Paid"), format_money(invoice.amount_paid, currency)),
+                (gettext("Amount due"), format_money(invoice.amount_due, currency)),
+            ],
+            label_share=0.6,
+        )
+    )
     notes = list(invoice.credit_notes.all())
     if notes:
-        page.y -= 4 * mm
-        page.need(6 * mm)
-        page.text(MARGIN, "Credit notes", bold=True)
-        page.y -= 5.5 * mm
-        for note in notes:
-            page.need(5 * mm)
-            page.text(MARGIN, f"{note.number} ({note.created_at:%Y-%m-%d}): {note.reason}"[:110])
-            page.right(right_edge, _money(-note.amount, invoice.currency))
-            page.y -= 5 * mm
-    page.footer()
-    pdf.showPage()
-    pdf.save()
-    return buffer.getvalue()
+        story += pdf.heading(gettext("Credit notes"))
+        story.append(
+            pdf.table(
+                [
+                    pdf.Column(gettext("Number"), 0.2),
+                    pdf.Column(gettext("Date"), 0.16),
+                    pdf.Column(gettext("Reason"), 0.44),
+                    pdf.Column(gettext("Amount"), 0.2, numeric=True),
+                ],
+                [
+                    [
+                        note.number,
+                        day(note.created_at.date()),
+                        note.reason,
+                        format_money(-note.amount, currency),
+                    ]
+                    for note in notes
+                ],
+            )
+        )
+    story.append(pdf.spacer(4))
+    story.append(
+        pdf.paragraph(
+            gettext(
+                "Amounts include VAT. This statement is not a fapiao: request one for a paid "
+                "statement on the billing pages."
+            ),
+            size=8,
+        )
+    )
+    return pdf.build(
+        story,
+        title=gettext("Statement %(number)s") % {"number": number},
+        author=settings.PLATFORM_LEGAL_NAME,
+        footer=gettext("Statement %(number)s · %(seller)s")
+        % {"number": number, "seller": platform_party().legal_name},
+    )

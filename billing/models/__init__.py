@@ -2,6 +2,7 @@
 
 from billing.models.audit import BillingEvent, BillingRunStep
 from billing.models.disputes import DisputeStatus, InvoiceDispute, Refund, RefundStatus
+from billing.models.fapiao import FapiaoKind, FapiaoRequest, FapiaoStatus
 from billing.models.invoices import (
     INVOICE_FINANCIAL_FIELDS,
     TAX_RATE_DIGITS,
@@ -25,7 +26,7 @@ from billing.models.payments import (
     PaymentStatus,
     WebhookEvent,
 )
-from billing.models.payouts import PayoutLine, PayoutStatement, PayoutStatus
+from billing.models.payouts import CommissionBase, PayoutLine, PayoutStatement, PayoutStatus
 
 __all__ = [
     "INVOICE_FINANCIAL_FIELDS",
@@ -35,10 +36,14 @@ __all__ = [
     "BillingAccount",
     "BillingEvent",
     "BillingRunStep",
+    "CommissionBase",
     "ContractOverdueFlag",
     "CreditNote",
     "DisputeStatus",
     "DocumentSequence",
+    "FapiaoKind",
+    "FapiaoRequest",
+    "FapiaoStatus",
     "FinalisedInvoiceError",
     "Gateway",
     "Invoice",

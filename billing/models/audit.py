@@ -15,6 +15,7 @@ class BillingEvent(models.Model):
         PAYOUT = "payout"
         REFUND = "refund"
         DISPUTE = "dispute"
+        FAPIAO_REQUEST = "fapiao_request"
 
     subject = models.CharField(max_length=16, choices=Subject.choices)
     subject_id = models.BigIntegerField()

@@ -1,4 +1,10 @@
-"""Provider payout statements: what a provider's customers paid in a month, less deductions."""
+"""Provider payout statements: what a provider's customers paid in a month, less deductions.
+
+Every amount is CNY to the fen. ``collected`` is tax included: ``collected_net_of_vat + vat``.
+The commission is ``commission_rate`` of the ``commission_base``: the VAT-exclusive amount
+collected (``net_of_vat``, the default of ``PLATFORM_COMMISSION_BASE``) or the amount collected
+tax included (``collected``). ``payable = collected - commission - sla_withheld``.
+"""
 
 from django.db import models
 from django.db.models import F, Q
@@ -16,6 +22,34 @@ class PayoutStatus(models.TextChoices):
     PAID = "paid", _("Paid out")  # transferred to the provider (terminal)
 
 
+class CommissionBase(models.TextChoices):
+    NET_OF_VAT = "net_of_vat", _("the amount collected, excluding VAT")
+    COLLECTED = "collected", _("the amount collected, tax included")
+
+
+def _sums(prefix: str) -> list[models.CheckConstraint]:
+    return [
+        models.CheckConstraint(
+            condition=Q(collected=Round(F("collected_net_of_vat") + F("vat"), 2)),
+            name=f"{prefix}_collected_is_net_plus_vat",
+        ),
+        models.CheckConstraint(
+            condition=Q(payable=Round(F("collected") - F("commission") - F("sla_withheld"), 2)),
+            name=f"{prefix}_payable_is_collected_less_deductions",
+        ),
+        models.CheckConstraint(
+            condition=Q(commission_base__in=CommissionBase.values),
+            name=f"{prefix}_commission_base_known",
+        ),
+    ]
+
+
+def _base_field():
+    return models.CharField(
+        max_length=16, choices=CommissionBase.choices, default=CommissionBase.NET_OF_VAT
+    )
+
+
 class PayoutStatement(models.Model):
     """A provider's monthly statement: what its customers paid, less commission and SLA credits."""
 
@@ -25,11 +59,14 @@ class PayoutStatement(models.Model):
     status = models.CharField(
         max_length=16, choices=PayoutStatus.choices, default=PayoutStatus.OPEN
     )
-    gross = money_field(default=0)  # customer payments attributable to the provider
+    collected = money_field(default=0)  # customer payments attributable to the provider, tax incl.
+    vat = money_field(default=0)  # the VAT in ``collected``
+    collected_net_of_vat = money_field(default=0)
+    commission_base = _base_field()
+    commission_rate = models.DecimalField(**TAX_RATE_DIGITS)
     commission = money_field(default=0)
     sla_withheld = money_field(default=0)
-    net = money_field(default=0)  # gross - commission - sla_withheld
-    commission_rate = models.DecimalField(**TAX_RATE_DIGITS)
+    payable = money_field(default=0)  # collected - commission - sla_withheld
     closed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -39,10 +76,7 @@ class PayoutStatement(models.Model):
             models.UniqueConstraint(
                 fields=["provider", "period_start"], name="one_statement_per_provider_month"
             ),
-            models.CheckConstraint(
-                condition=Q(net=Round(F("gross") - F("commission") - F("sla_withheld"), 2)),
-                name="payout_net_is_gross_less_deductions",
-            ),
+            *_sums("payout"),
         ]
 
     def __str__(self) -> str:
@@ -54,19 +88,17 @@ class PayoutLine(models.Model):
     contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="+")
     invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT)
     description = models.CharField(max_length=300)
-    gross = money_field()
+    collected = money_field()
+    vat = money_field(default=0)
+    collected_net_of_vat = money_field(default=0)
+    commission_base = _base_field()
     commission = money_field()
     sla_withheld = money_field()
-    net = money_field()
+    payable = money_field()
 
     class Meta:
         ordering = ["statement_id", "contract_id", "id"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(net=Round(F("gross") - F("commission") - F("sla_withheld"), 2)),
-                name="payout_line_net",
-            )
-        ]
+        constraints = _sums("payout_line")
 
     def __str__(self) -> str:
-        return f"{self.contract_id}: {self.net}"
+        return f"{self.contract_id}: {self.payable}"

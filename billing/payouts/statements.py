@@ -3,7 +3,8 @@
 A statement's month is the provider's accounting month of cash collected (payments received
 from 1st to 1st), not a contract's billing period: one provider's contracts each have their own
 anchor. Each line names the invoice and the contract month it paid for. Over a contract's life
-the lines' gross adds up to what its invoices charged (``marketplace.pricing`` rounds once).
+the lines' amounts collected add up to what its invoices charged (``marketplace.pricing``
+rounds once). Each amount collected is split into VAT and the VAT-exclusive amount.
 
 Statements: open -> closed -> paid (``payout_transition``), each change audited.
 """
@@ -26,6 +27,7 @@ from accounts.money import ZERO, quantize_money
 from billing.ledger.audit import billing_event_record
 from billing.models import (
     BillingEvent,
+    CommissionBase,
     CreditNote,
     Invoice,
     InvoiceLine,
@@ -46,6 +48,16 @@ class InvalidPayoutTransition(DomainError):
     status = 409
 
 
+# A statement's amounts: each the sum of its lines'.
+SUMMED_FIELDS = (
+    "collected",
+    "vat",
+    "collected_net_of_vat",
+    "commission",
+    "sla_withheld",
+    "payable",
+)
+
 PAYOUT_TRANSITIONS: dict[str, frozenset[str]] = {
     PayoutStatus.OPEN: frozenset({PayoutStatus.CLOSED}),
     PayoutStatus.CLOSED: frozenset({PayoutStatus.PAID}),
@@ -58,8 +70,19 @@ class _PayoutLine:
     contract_id: int
     invoice_id: int
     description: str
-    gross: Decimal
+    collected: Decimal  # tax included
+    vat: Decimal  # the VAT in ``collected``
     sla_withheld: Decimal
+
+
+def commission_base_amount(*, collected: Decimal, vat: Decimal, base: str) -> Decimal:
+    """What the commission is taken on (``PLATFORM_COMMISSION_BASE``, the one home of the
+    rule): the VAT-exclusive amount collected, or the amount collected tax included."""
+    if base == CommissionBase.COLLECTED:
+        return collected
+    if base == CommissionBase.NET_OF_VAT:
+        return collected - vat
+    raise ValueError(f"unknown commission base {base!r}")
 
 
 def _split_pro_rata(amount: Decimal, weights: dict[int, Decimal]) -> dict[int, Decimal]:
@@ -80,10 +103,12 @@ def _split_pro_rata(amount: Decimal, weights: dict[int, Decimal]) -> dict[int, D
 def payouts_build(*, month: date, actor_label: str = "") -> list[PayoutStatement]:
     """Build (or rebuild, while open) every provider's statement for the month of ``month``.
 
-    Gross: invoices paid in full during the month, their rental charges less credit notes
-    issued before payment, split between the contract's providers pro rata by the annual value
-    of their lines (P x price per P per year); credit notes issued during the month on
-    invoices paid earlier count negative. Commission: ``PLATFORM_COMMISSION_RATE`` of gross.
+    Collected (tax included): invoices paid in full during the month, their rental charges less
+    credit notes issued before payment, split between the contract's providers pro rata by the
+    annual value of their lines (P x price per P per year); credit notes issued during the month
+    on invoices paid earlier count negative. Their VAT is split the same way, so each line's
+    ``collected_net_of_vat + vat == collected`` and the parts add up to the invoices' VAT.
+    Commission: ``PLATFORM_COMMISSION_RATE`` of the ``PLATFORM_COMMISSION_BASE`` amount.
     SLA withheld: the SLA credits on those invoices for each provider's clusters, and those
     settled by credit notes issued during the month (a contract's last month: see
     ``sla_final_credits_settle``; such credit notes do not count in gross). Closed and paid
@@ -124,21 +149,24 @@ def payouts_build(*, month: date, actor_label: str = "") -> list[PayoutStatement
         contract_id__in=contract_ids
     ).values_list("contract_id", "provider_id", "p", "price_per_p_year"):
         weights[contract_id][provider_id] += p * price
-    charges = dict(
-        InvoiceLine.objects.filter(
+    charges: dict[int, tuple[Decimal, Decimal]] = {
+        invoice_id: (total, tax)
+        for invoice_id, total, tax in InvoiceLine.objects.filter(
             invoice_id__in=invoice_ids,
             kind__in=[InvoiceLineKind.RENTAL, InvoiceLineKind.ADJUSTMENT],
         )
         .values("invoice_id")
-        .annotate(total=Sum("amount"))
-        .values_list("invoice_id", "total")
-    )
+        .annotate(total=Sum("amount"), tax=Sum("tax"))
+        .values_list("invoice_id", "total", "tax")
+    }
     credited_before: dict[int, Decimal] = defaultdict(Decimal)
-    for invoice_id, amount, created_at, paid_at in CreditNote.objects.filter(
+    credited_before_tax: dict[int, Decimal] = defaultdict(Decimal)
+    for invoice_id, amount, tax, created_at, paid_at in CreditNote.objects.filter(
         invoice_id__in=[i.pk for i in paid], sla_credits__isnull=True
-    ).values_list("invoice_id", "amount", "created_at", "invoice__paid_at"):
+    ).values_list("invoice_id", "amount", "tax", "created_at", "invoice__paid_at"):
         if created_at <= paid_at:
             credited_before[invoice_id] += amount
+            credited_before_tax[invoice_id] += tax
     withheld: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
     for invoice_id, provider_id, amount in SlaCredit.objects.filter(
         invoice_line__invoice_id__in=[i.pk for i in paid]
@@ -152,9 +180,12 @@ def payouts_build(*, month: date, actor_label: str = "") -> list[PayoutStatement
 
     lines: dict[int, list[_PayoutLine]] = defaultdict(list)
     for invoice in paid:
-        gross = charges.get(invoice.pk, ZERO) - credited_before[invoice.pk]
+        charged, charged_tax = charges.get(invoice.pk, (ZERO, ZERO))
+        collected = charged - credited_before[invoice.pk]
+        vat = charged_tax - credited_before_tax[invoice.pk]
         providers = weights[invoice.contract_id]
-        for provider_id, share in _split_pro_rata(gross, providers).items():
+        vat_shares = _split_pro_rata(vat, providers)
+        for provider_id, share in _split_pro_rata(collected, providers).items():
             lines[provider_id].append(
                 _PayoutLine(
                     contract_id=invoice.contract_id,
@@ -164,19 +195,22 @@ def payouts_build(*, month: date, actor_label: str = "") -> list[PayoutStatement
                         f" (period {invoice.period_start:%Y-%m-%d} to "
                         f"{invoice.period_end - timedelta(days=1):%Y-%m-%d})"
                     ),
-                    gross=share,
+                    collected=share,
+                    vat=vat_shares[provider_id],
                     sla_withheld=withheld[(invoice.pk, provider_id)],
                 )
             )
     for note in refunds:
         providers = weights[note.invoice.contract_id]
+        vat_shares = _split_pro_rata(note.tax, providers)
         for provider_id, share in _split_pro_rata(note.amount, providers).items():
             lines[provider_id].append(
                 _PayoutLine(
                     contract_id=note.invoice.contract_id,
                     invoice_id=note.invoice_id,
                     description=f"Credit note {note.number} on {note.invoice.number}",
-                    gross=-share,
+                    collected=-share,
+                    vat=-vat_shares[provider_id],
                     sla_withheld=ZERO,
                 )
             )
@@ -188,7 +222,8 @@ def payouts_build(*, month: date, actor_label: str = "") -> list[PayoutStatement
                 contract_id=note.invoice.contract_id,
                 invoice_id=note.invoice_id,
                 description=f"SLA credit note {note.number} on {note.invoice.number}",
-                gross=ZERO,
+                collected=ZERO,
+                vat=ZERO,
                 sla_withheld=amount,
             )
         )
@@ -212,39 +247,42 @@ def _statement_write(
     actor_label: str,
 ) -> PayoutStatement | None:
     rate = settings.PLATFORM_COMMISSION_RATE
+    base = settings.PLATFORM_COMMISSION_BASE
     with transaction.atomic():
         statement, created = PayoutStatement.objects.select_for_update().get_or_create(
             provider_id=provider_id,
             period_start=period_start,
-            defaults={"period_end": period_end, "commission_rate": rate},
+            defaults={"period_end": period_end, "commission_rate": rate, "commission_base": base},
         )
         if statement.status != PayoutStatus.OPEN:
             return None  # closed statements are final
         statement.lines.all().delete()
         rows = []
         for line in lines:
-            commission = quantize_money(line.gross * rate)
+            commission = quantize_money(
+                commission_base_amount(collected=line.collected, vat=line.vat, base=base) * rate
+            )
             rows.append(
                 PayoutLine(
                     statement=statement,
                     contract_id=line.contract_id,
                     invoice_id=line.invoice_id,
                     description=line.description[:300],
-                    gross=line.gross,
+                    collected=line.collected,
+                    vat=line.vat,
+                    collected_net_of_vat=line.collected - line.vat,
+                    commission_base=base,
                     commission=commission,
                     sla_withheld=line.sla_withheld,
-                    net=line.gross - commission - line.sla_withheld,
+                    payable=line.collected - commission - line.sla_withheld,
                 )
             )
         PayoutLine.objects.bulk_create(rows)
         statement.commission_rate = rate
-        statement.gross = sum((r.gross for r in rows), ZERO)
-        statement.commission = sum((r.commission for r in rows), ZERO)
-        statement.sla_withheld = sum((r.sla_withheld for r in rows), ZERO)
-        statement.net = sum((r.net for r in rows), ZERO)
-        statement.save(
-            update_fields=["commission_rate", "gross", "commission", "sla_withheld", "net"]
-        )
+        statement.commission_base = base
+        for name in SUMMED_FIELDS:
+            setattr(statement, name, sum((getattr(r, name) for r in rows), ZERO))
+        statement.save(update_fields=["commission_rate", "commission_base", *SUMMED_FIELDS])
         if created:
             billing_event_record(
                 BillingEvent.Subject.PAYOUT,

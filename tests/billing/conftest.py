@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 
+from accounts import uscc
 from billing.tasks import daily
 from inventory.models import Allocation, AllocationKind, Cluster
 from marketplace.models import CapacityRequest, Contract, ContractLine, Quote, QuoteStatus
@@ -148,3 +149,34 @@ def payments_calls(monkeypatch):
 def run_day(payments_calls):
     """Run billing for a day, synchronously, as ``manage.py run_billing`` does."""
     return daily.run_day_now
+
+
+# --- Fapiao: a buyer with a complete legal profile, and its invoice -------------------------
+def credit_code(first17: str) -> str:
+    return first17 + uscc.check_character(first17)
+
+
+BUYER_CODE = credit_code("91440300MA5F00001")
+
+
+@pytest.fixture
+def buyer(db):
+    customer = new_customer("深圳智算科技有限公司")
+    customer.legal_name = "深圳智算科技有限公司"
+    customer.unified_social_credit_code = BUYER_CODE
+    customer.registered_address = "深圳市南山区科技园 8 号"
+    customer.phone = "0755-8600 0000"
+    customer.bank_name = "中国银行深圳南山支行"
+    customer.bank_account = "7788 9900 1122"
+    customer.save()
+    return customer
+
+
+@pytest.fixture
+def buyer_invoice(buyer, cluster, run_day):
+    """The buyer's invoice for March 2027 (one server), open."""
+    from billing.models import Invoice
+
+    contract = make_contract(buyer, start=date(2027, 3, 1), stakes=[(cluster, 1)])
+    run_day(date(2027, 3, 1))
+    return Invoice.objects.get(contract=contract)

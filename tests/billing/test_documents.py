@@ -1,4 +1,4 @@
-"""The invoice PDF (Chinese title, opens, says what the invoice says) and the CSV export."""
+"""The statement PDF (账单 / Statement: seller, buyer, dated lines) and the CSV export."""
 
 import csv
 import io
@@ -7,12 +7,15 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
+from django.utils import translation
 
 from billing import documents
 from billing.credits import credit_notes
 from billing.documents import export
 from billing.models import Invoice, InvoiceLine
 from tests.billing.conftest import make_contract, new_customer
+from tests.marketplace.test_pages import pdf_text
 
 pytestmark = pytest.mark.django_db
 
@@ -32,18 +35,53 @@ def test_the_pdf_opens_and_shows_number_period_and_totals(invoice):
     assert data.startswith(b"%PDF-")
     assert data.rstrip().endswith(b"%%EOF")
     assert len(re.findall(rb"/Type /Page\b", data)) == 1
-    assert b"/STSong-Light" in data  # the CID font for 发票 and the customer's name
-    for text in (invoice.number, "2027-03-01 to 2027-03-31", "47,094.34", "2,825.66", "49,920.00"):
-        assert f"({text})".encode() in data, text
+    assert b"/STSong-Light" in data  # the CID font for the customer's Chinese name
+    text = pdf_text(data)
+    for expected in (invoice.number, "2027-03-01 to 2027-03-31", "47,094.34", "2,825.66"):
+        assert expected in text, expected
+    assert "¥49,920.00" in text
 
 
-def test_the_pdf_title_is_in_chinese(invoice):
-    data = documents.invoice_pdf(invoice)
-    # CID text is UTF-16BE in the content stream: 发 U+53D1, 票 U+7968.
-    assert re.search(rb"\(S\\321yh", data) or "发票".encode("utf-16-be") in data
+def test_it_is_a_statement_naming_seller_and_buyer_with_their_legal_details(invoice):
+    customer = invoice.customer
+    customer.legal_name = "深圳智算科技有限公司"
+    customer.registered_address = "深圳市南山区科技园 8 号"
+    customer.phone = "0755-8600 0000"
+    customer.bank_name = "中国银行深圳南山支行"
+    customer.bank_account = "7788 9900 1122"
+    text = pdf_text(documents.invoice_pdf(invoice))
+    assert "Statement" in text and "not a fapiao" in text
+    assert "Invoice" not in text
+    assert "Seller (merchant of record)" in text
+    for seller in (
+        settings.PLATFORM_LEGAL_NAME_EN,
+        settings.PLATFORM_CREDIT_CODE,
+        settings.PLATFORM_REGISTERED_ADDRESS,
+        settings.PLATFORM_PHONE,
+        settings.PLATFORM_BANK_NAME,
+        settings.PLATFORM_BANK_ACCOUNT,
+    ):
+        assert seller in text, seller
+    for buyer in (
+        "深圳市南山区科技园 8 号",
+        "0755-8600 0000",
+        "中国银行深圳南山支行",
+        "7788 9900 1122",
+    ):
+        assert buyer in text, buyer
+    line = invoice.lines.first()
+    assert f"{line.period_start:%Y-%m-%d} to " in text  # each line states the dates it covers
 
 
-def test_a_long_invoice_runs_onto_more_pages(invoice):
+def test_in_chinese_the_title_is_zhangdan_not_fapiao(invoice):
+    with translation.override("zh-hans"):
+        text = pdf_text(documents.invoice_pdf(invoice))
+    assert "账单" in text and "销售方" in text and "购买方" in text
+    assert settings.PLATFORM_LEGAL_NAME in text
+    assert "不是发票" in text  # it says it is not a fapiao, which only the tax system issues
+
+
+def test_a_long_statement_runs_onto_more_pages(invoice):
     Invoice.objects.filter(pk=invoice.pk).update(status="draft")
     InvoiceLine.objects.bulk_create(
         InvoiceLine(
@@ -59,14 +97,15 @@ def test_a_long_invoice_runs_onto_more_pages(invoice):
         for n in range(120)
     )
     data = documents.invoice_pdf(Invoice.objects.get(pk=invoice.pk))
-    assert len(re.findall(rb"/Type /Page\b", data)) >= 3
-    assert b"\\(continued\\)" in data  # parentheses are escaped in PDF strings
+    pages = len(re.findall(rb"/Type /Page\b", data))
+    assert pages >= 3
+    assert pdf_text(data).count("Dates covered") == pages  # the header repeats on every page
 
 
 def test_the_pdf_lists_credit_notes(invoice):
     credit_notes.credit_note_issue(invoice=invoice, amount=Decimal("920.00"), reason="Goodwill")
-    data = documents.invoice_pdf(Invoice.objects.get(pk=invoice.pk))
-    assert b"Credit notes" in data and b"Goodwill" in data
+    text = pdf_text(documents.invoice_pdf(Invoice.objects.get(pk=invoice.pk)))
+    assert "Credit notes" in text and "Goodwill" in text and "-¥920.00" in text
 
 
 def test_the_csv_has_a_header_and_one_row_per_invoice(invoice):

@@ -59,7 +59,9 @@ def test_sixty_months_of_one_a800_server_cost_the_same_everywhere(
     [statement] = payouts_build(month=timezone.localdate().replace(day=1))
 
     assert statement.provider == provider
-    assert statement.gross == quote.total_price  # what the customer paid, to the fen
+    assert statement.collected == quote.total_price  # what the customer paid, to the fen
+    assert statement.vat == sum((i.tax for i in invoices), ZERO)
     rate = settings.PLATFORM_COMMISSION_RATE
-    assert statement.commission == sum((quantize_money(i.total * rate) for i in invoices), ZERO)
-    assert statement.net == statement.gross - statement.commission - statement.sla_withheld
+    commissions = (quantize_money(i.subtotal * rate) for i in invoices)  # on the net of VAT
+    assert statement.commission == sum(commissions, ZERO)
+    assert statement.payable == statement.collected - statement.commission - statement.sla_withheld

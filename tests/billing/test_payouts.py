@@ -64,14 +64,21 @@ def test_a_statement_pays_the_provider_what_was_paid_less_commission_and_sla_cre
     assert statement.provider == provider
     assert statement.period_start == this_month()
     assert statement.commission_rate == settings.PLATFORM_COMMISSION_RATE == Decimal("0.10")
-    assert statement.gross == Decimal("99840.00")
-    assert statement.commission == Decimal("9984.00")
+    # Collected tax included, and its VAT at 6 %: 99,840.00 = 94,188.68 + 5,651.32.
+    assert statement.collected == Decimal("99840.00")
+    assert (statement.collected_net_of_vat, statement.vat) == (
+        Decimal("94188.68"),
+        Decimal("5651.32"),
+    )
+    # The commission is taken on the VAT-exclusive amount by default: 10 % of 94,188.68.
+    assert statement.commission_base == settings.PLATFORM_COMMISSION_BASE == "net_of_vat"
+    assert statement.commission == Decimal("9418.87")
     assert statement.sla_withheld == Decimal("87.53")
-    assert statement.net == Decimal("89768.47")
+    assert statement.payable == Decimal("90333.60")
     # The customer paid exactly what the provider gets plus the platform's commission.
-    assert statement.net + statement.commission == july.total
+    assert statement.payable + statement.commission == july.total
     [line] = statement.lines.all()
-    assert (line.contract, line.invoice, line.net) == (contract, july, statement.net)
+    assert (line.contract, line.invoice, line.payable) == (contract, july, statement.payable)
     assert july.number in line.description
 
 
@@ -90,10 +97,13 @@ def test_a_payment_is_split_between_providers_by_their_lines_annual_value(custom
 
     by_provider = {s.provider: s for s in statements.payouts_build(month=this_month())}
 
-    assert by_provider[first].gross == Decimal("49920.00")  # 599,040 / 12
-    assert by_provider[second].gross == Decimal("83200.00")  # 998,400 / 12
-    assert by_provider[first].commission == Decimal("4992.00")
-    assert by_provider[second].net == Decimal("74880.00")
+    assert by_provider[first].collected == Decimal("49920.00")  # 599,040 / 12
+    assert by_provider[second].collected == Decimal("83200.00")  # 998,400 / 12
+    # The invoice's VAT (7,535.09) split the same way: 2,825.66 and 4,709.43.
+    assert by_provider[first].vat + by_provider[second].vat == march.tax
+    assert by_provider[first].vat == Decimal("2825.66")
+    assert by_provider[first].commission == Decimal("4709.43")  # 10 % of 47,094.34
+    assert by_provider[second].payable == Decimal("83200.00") - by_provider[second].commission
 
 
 def test_only_paid_invoices_count_and_building_again_changes_nothing(
@@ -121,7 +131,7 @@ def test_a_closed_statement_is_final(provider, cluster, paid_july, run_day, staf
     pay(Invoice.objects.get(contract=late))
     assert statements.payouts_build(month=this_month()) == []
     closed.refresh_from_db()
-    assert closed.net == Decimal("89768.47") and closed.lines.count() == 1
+    assert closed.payable == Decimal("90333.60") and closed.lines.count() == 1
     with pytest.raises(InvalidPayoutTransition):
         statements.payout_close(statement=closed, by=staff_user)
     paid_out = statements.payout_transition(statement=closed, to="paid", actor=staff_user)
@@ -140,14 +150,16 @@ def test_a_credit_note_after_payment_comes_off_the_providers_statement(
         invoice=july, amount=Decimal("1000.00"), reason="Goodwill", by=staff_user
     )
     [statement] = statements.payouts_build(month=this_month())
-    refund = statement.lines.get(gross__lt=0)
-    assert (refund.gross, refund.commission, refund.net) == (
+    refund = statement.lines.get(collected__lt=0)
+    # The credit note's 1,000.00 is 943.40 + 56.60 VAT; commission comes back on 943.40.
+    assert (refund.collected, refund.vat, refund.commission, refund.payable) == (
         Decimal("-1000.00"),
-        Decimal("-100.00"),
-        Decimal("-900.00"),
+        Decimal("-56.60"),
+        Decimal("-94.34"),
+        Decimal("-905.66"),
     )
-    assert statement.gross == Decimal("98840.00")
-    assert statement.net == Decimal("89768.47") - Decimal("900.00")
+    assert statement.collected == Decimal("98840.00")
+    assert statement.payable == Decimal("90333.60") - Decimal("905.66")
 
 
 def test_the_run_on_the_1st_builds_the_previous_months_statements(run_day, monkeypatch):
@@ -168,13 +180,17 @@ def test_providers_see_their_own_statements_only(provider, paid_july, staff_clie
     assert response.status_code == 200
     [row] = response.json()["results"]
     assert row["id"] == statement.pk
-    assert (row["gross"], row["commission"], row["sla_withheld"], row["net"]) == (
-        "99840.00",
-        "9984.00",
-        "87.53",
-        "89768.47",
-    )
-    assert mine.get(f"/api/v1/payouts/{statement.pk}/").json()["lines"][0]["net"] == "89768.47"
+    assert (
+        row["collected"],
+        row["vat"],
+        row["collected_net_of_vat"],
+        row["commission_base"],
+        row["commission"],
+        row["sla_withheld"],
+        row["payable"],
+    ) == ("99840.00", "5651.32", "94188.68", "net_of_vat", "9418.87", "87.53", "90333.60")
+    line = mine.get(f"/api/v1/payouts/{statement.pk}/").json()["lines"][0]
+    assert (line["vat"], line["payable"]) == ("5651.32", "90333.60")
 
     stranger = client_for(member_of(ProviderFactory(name="Someone else")))
     assert stranger.get("/api/v1/payouts/").json()["results"] == []
@@ -187,5 +203,27 @@ def test_providers_see_their_own_statements_only(provider, paid_july, staff_clie
 def test_statement_totals_are_the_sum_of_their_lines(provider, paid_july):
     [statement] = statements.payouts_build(month=this_month())
     lines = list(statement.lines.all())
-    for name in ("gross", "commission", "sla_withheld", "net"):
+    for name in statements.SUMMED_FIELDS:
         assert sum((getattr(line, name) for line in lines), ZERO) == getattr(statement, name)
+
+
+def test_the_commission_base_is_a_setting(provider, paid_july, settings):
+    settings.PLATFORM_COMMISSION_BASE = "collected"
+    [statement] = statements.payouts_build(month=this_month())
+    assert statement.commission_base == "collected"
+    assert statement.commission == Decimal("9984.00")  # 10 % of 99,840.00, tax included
+    assert statement.payable == Decimal("89768.47")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("vat", Decimal("1.00")), ("payable", Decimal("1.00")), ("commission_base", "gross")],
+)
+def test_check_constraints_keep_the_sums(provider, paid_july, field, value):
+    from django.db import IntegrityError, transaction
+
+    [statement] = statements.payouts_build(month=this_month())
+    line = statement.lines.get()
+    for model, pk in ((PayoutStatement, statement.pk), (type(line), line.pk)):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            model.objects.filter(pk=pk).update(**{field: value})

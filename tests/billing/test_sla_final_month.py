@@ -141,15 +141,15 @@ def test_the_providers_payout_withholds_the_credit_note(provider, contract, clus
     [statement] = statements.payouts_build(month=timezone.localdate().replace(day=1))
 
     assert statement.provider == provider
-    assert statement.gross == TWO_SERVERS_MONTH  # the credit note is withheld, not refunded
-    assert statement.commission == Decimal("9984.00")
+    assert statement.collected == TWO_SERVERS_MONTH  # the credit note is withheld, not refunded
+    assert statement.commission == Decimal("9418.87")  # 10 % of 94,188.68, excluding VAT
     assert statement.sla_withheld == CREDIT
-    assert statement.net == Decimal("89768.47")
+    assert statement.payable == Decimal("90333.60")
     # The customer paid exactly what the provider gets plus the platform's commission.
-    assert statement.net + statement.commission == TWO_SERVERS_MONTH - CREDIT
+    assert statement.payable + statement.commission == TWO_SERVERS_MONTH - CREDIT
     note = CreditNote.objects.get()
     withheld = statement.lines.get(sla_withheld__gt=0)
-    assert (withheld.invoice, withheld.gross, withheld.net) == (june, ZERO, -CREDIT)
+    assert (withheld.invoice, withheld.collected, withheld.payable) == (june, ZERO, -CREDIT)
     assert note.number in withheld.description
 
 
