@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from billing.models.invoices import CreditNote, Invoice
 from billing.models.payments import Payment
@@ -57,7 +58,7 @@ class Refund(models.Model):
 
 
 class DisputeStatus(models.TextChoices):
-    OPEN = "open", _("Open")  # dunning pauses on the invoice
+    OPEN = "open", pgettext_lazy("dispute", "Open")  # dunning pauses on the invoice
     CREDITED = "credited", _("Resolved with a credit note")
     REJECTED = "rejected", _("Rejected")
 

@@ -34,6 +34,7 @@ class RefundForm(forms.Form):
     )
 
     def __init__(self, *args, payments=(), **kwargs):
+        kwargs.setdefault("auto_id", "refund_%s")  # unique ids: the page has several forms
         super().__init__(*args, **kwargs)
         self.fields["payment"].choices = [
             (
@@ -56,6 +57,10 @@ class DisputeForm(forms.Form):
         _("While the dispute is open we send no payment reminders for this invoice."),
     )
 
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "dispute_%s")
+        super().__init__(*args, **kwargs)
+
 
 class DisputeResolveForm(forms.Form):
     OUTCOMES = [
@@ -67,6 +72,10 @@ class DisputeResolveForm(forms.Form):
         label=_("Credit amount (CNY)"), required=False, help_text=_("Only when crediting.")
     )
     reason = _reason(_("Reasons, for the customer"))
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "resolve_%s")
+        super().__init__(*args, **kwargs)
 
     def clean(self):
         data = super().clean()

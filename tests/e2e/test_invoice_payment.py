@@ -77,3 +77,84 @@ def test_customer_pays_an_invoice_by_card_on_the_hosted_page(
     payment = Payment.objects.get(invoice=invoice)
     assert payment.status == PaymentStatus.SUCCEEDED and payment.external_id.startswith("pi_")
     assert ("checkout.session.completed", 200) in stripe_checkout.deliveries
+
+
+DISPUTE_WORDS = {
+    "en": {
+        "summary": "Dispute this invoice",
+        "reason": "What is wrong with this invoice?",
+        "open": "Open a dispute",
+        "credit": "Credit the customer (issue a credit note)",
+        "amount": "Credit amount (CNY)",
+        "answer": "Reasons, for the customer",
+        "resolve": "Resolve",
+        "payment": "Payment",
+        "refund_amount": "Amount to refund (CNY)",
+        "refund": "Refund",
+        "resolved": "Resolved with a credit note",
+    },
+    "zh-hans": {
+        "summary": "对这张账单提出争议",
+        "reason": "这张账单有什么问题？",
+        "open": "提交争议",
+        "credit": "给予客户抵减（开具贷项通知单）",
+        "amount": "抵减金额（人民币）",
+        "answer": "处理理由（客户可见）",
+        "resolve": "处理",
+        "payment": "付款",
+        "refund_amount": "退款金额（人民币）",
+        "refund": "退款",
+        "resolved": "已以贷项通知单解决",
+    },
+}
+
+
+@pytest.mark.parametrize(("lang", "phone"), [("en", True), ("zh-hans", False)])
+def test_customer_disputes_and_an_admin_credits_and_refunds_on_the_invoice_page(
+    new_page, lang, phone
+):
+    from decimal import Decimal
+
+    from billing.models import InvoiceDispute, Refund
+    from billing.payments.transfers import bank_transfer_record
+    from tests.factories import UserFactory
+
+    customer = OrganizationFactory(name="Zhipu Start-up Lab")
+    user = member_of(customer)
+    admin = UserFactory(username="finance-admin", is_staff=True)
+    invoice = make_invoice(make_contract(customer), total="1060.00")
+    payment = bank_transfer_record(
+        invoice=invoice, amount=Decimal("500.00"), reference="BOC-20300301"
+    ).payment
+    words = DISPUTE_WORDS[lang]
+
+    page = new_page(lang=lang, phone=phone)
+    log_in(page, user.username, TEST_PASSWORD)
+    page.goto(f"/billing/invoices/{invoice.pk}/")
+    page.get_by_text(words["summary"]).click()
+    page.get_by_label(words["reason"]).fill("Two days of outage in the period")
+    page.get_by_role("button", name=words["open"]).click()
+    expect(page.locator("#disputes-heading + .alert-warning")).to_be_visible()
+    check(page, "invoice-disputed")
+
+    staff = new_page(lang=lang, phone=phone)
+    log_in(staff, admin.username, TEST_PASSWORD)
+    staff.goto(f"/billing/invoices/{invoice.pk}/")
+    check(staff, "invoice-admin")
+    staff.get_by_label(words["credit"]).check()
+    staff.get_by_label(words["amount"]).fill("100.00")
+    staff.get_by_label(words["answer"]).fill("Outage confirmed by the provider")
+    staff.get_by_role("button", name=words["resolve"], exact=True).click()
+    expect(staff.locator(".messages")).to_contain_text("CN-")
+    staff.get_by_label(words["refund_amount"]).fill("50.00")
+    staff.locator("#refund_reason").fill("Goodwill for the outage")
+    staff.get_by_role("button", name=words["refund"], exact=True).click()
+    expect(staff.locator(".messages")).to_contain_text("¥50.00")
+
+    page.reload()
+    expect(page.locator("main")).to_contain_text(words["resolved"])
+    expect(page.locator("main")).to_contain_text("Goodwill for the outage")
+    check(page, "invoice-resolved")
+    dispute = InvoiceDispute.objects.get(invoice=invoice)
+    assert dispute.status == "credited" and dispute.credit_note.amount == Decimal("100.00")
+    assert Refund.objects.get(payment=payment).status == "succeeded"
