@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand
 from django.test.utils import override_settings
 
 from accounts.demo import DEMO_LOGINS, seed_accounts
-from billing.demo import seed_billing, seed_mid_month_contract
+from billing.demo import seed_billing, seed_fapiao_and_payouts, seed_mid_month_contract
 from inventory.demo import seed_inventory
 from marketplace.demo import seed_market
 
@@ -28,6 +28,7 @@ class Command(BaseCommand):
         mid_month = seed_mid_month_contract(accounts)
         contracts = [*market.contracts, *([mid_month] if mid_month else [])]
         billing = seed_billing(contracts)
+        paid = seed_fapiao_and_payouts(accounts, billing.invoices)
         self.stdout.write(
             f"Clusters: {len(inventory.clusters)} listed or drafted by {accounts.provider}."
         )
@@ -41,6 +42,18 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Invoice {invoice.number}: {invoice.period_start} to {invoice.period_end}, "
                 f"CNY {invoice.total:,} ({invoice.status}, due {invoice.due_date})."
+            )
+        for request in paid.fapiao_requests:
+            self.stdout.write(
+                f"Fapiao request {request.pk} for {request.invoice.number}: {request.status}"
+                f"{f' ({request.fapiao_number})' if request.fapiao_number else ''}."
+            )
+        for statement in paid.payouts:
+            self.stdout.write(
+                f"Payout {statement.provider} {statement.period_start:%Y-%m}: collected CNY "
+                f"{statement.collected:,} (VAT {statement.vat:,}), commission "
+                f"{statement.commission:,} on {statement.commission_base}, payable "
+                f"{statement.payable:,}."
             )
         self.stdout.write(
             f"Open request {market.open_request.pk} with "
