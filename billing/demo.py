@@ -1,5 +1,6 @@
-"""Demo billing for `manage.py seed_demo`: a contract that started mid-month, every invoice
-due by today for the demo contracts, a refund and a resolved dispute (idempotent)."""
+"""Demo billing for `manage.py seed_demo`: a contract that started mid-month, every invoice due
+by today for the demo contracts, a refund and a resolved dispute, two invoices paid with fapiao
+(one issued, one requested), and this month's payout statements with their VAT (idempotent)."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -11,18 +12,23 @@ from django.utils import timezone
 from accounts.demo import DemoAccounts
 from accounts.money import quantize_money
 from billing.credits.disputes import dispute_open, dispute_resolve
+from billing.fapiao.requests import fapiao_defaults, fapiao_mark_issued, fapiao_request_create
 from billing.invoicing.issue import invoices_issue_chunk
 from billing.ledger.invoices import PAYABLE
 from billing.models import (
     DisputeStatus,
+    FapiaoKind,
+    FapiaoRequest,
     Invoice,
     InvoiceDispute,
     InvoiceStatus,
     PaymentStatus,
+    PayoutStatement,
     Refund,
 )
 from billing.payments.refunds import refund_issue
 from billing.payments.transfers import bank_transfer_record
+from billing.payouts.statements import payouts_build
 from inventory.models import GpuModel
 from marketplace import services as market
 from marketplace.models import Contract, ContractStatus
@@ -157,3 +163,59 @@ def _demo_dispute(accounts: DemoAccounts, invoice: Invoice, customer_user) -> In
         reason="demo: agreed, the announced maintenance day is credited",
         by=accounts.admin,
     )
+
+
+@dataclass(frozen=True)
+class DemoFapiaoAndPayouts:
+    fapiao_requests: list[FapiaoRequest]
+    payouts: list[PayoutStatement]
+
+
+DEMO_FAPIAO_NUMBER = "24312000000000000001"
+
+
+def seed_fapiao_and_payouts(
+    accounts: DemoAccounts, invoices: Iterable[Invoice]
+) -> DemoFapiaoAndPayouts:
+    """The customer's two oldest invoices paid by bank transfer, one with its special VAT fapiao
+    issued and one with a request waiting for the finance team; then this month's payout
+    statements, with their VAT, built from those payments. Idempotent: paid invoices are not
+    paid again, requested ones not requested again, and an open statement is rebuilt the same.
+    """
+    mine = sorted(
+        (i for i in invoices if i.customer_id == accounts.customer.pk and i.number),
+        key=lambda i: (i.period_start, i.pk),
+    )[:2]
+    user = accounts.customer.memberships.first().user
+    requests: list[FapiaoRequest] = []
+    for position, invoice in enumerate(mine):
+        invoice.refresh_from_db()
+        if invoice.status in (InvoiceStatus.OPEN, InvoiceStatus.OVERDUE):
+            bank_transfer_record(
+                invoice=invoice,
+                amount=invoice.amount_due,
+                reference=f"DEMO-{invoice.number}",
+                actor=accounts.admin,
+                actor_label="seed_demo",
+            )
+            invoice.refresh_from_db()
+        if invoice.status != InvoiceStatus.PAID:
+            continue
+        existing = FapiaoRequest.objects.filter(invoice=invoice).first()
+        if existing is None:
+            existing = fapiao_request_create(
+                invoice=invoice,
+                kind=FapiaoKind.SPECIAL,
+                by=user,
+                **fapiao_defaults(accounts.customer),
+            )
+            if position == 0:
+                existing = fapiao_mark_issued(
+                    request=existing,
+                    fapiao_number=DEMO_FAPIAO_NUMBER,
+                    issued_on=timezone.localdate(),
+                    by=accounts.admin,
+                )
+        requests.append(existing)
+    payouts = payouts_build(month=timezone.localdate(), actor_label="seed_demo")
+    return DemoFapiaoAndPayouts(fapiao_requests=requests, payouts=payouts)

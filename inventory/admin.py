@@ -25,6 +25,7 @@ from inventory.models import (
     Outage,
     OutageCorrection,
     Region,
+    SlaCreditTier,
     UsageStep,
 )
 
@@ -275,3 +276,13 @@ class UsageStepAdmin(ViewOnlyMixin, admin.ModelAdmin):
     list_filter = ["cluster__gpu_model"]
     search_fields = ["cluster__name"]
     date_hierarchy = "start"
+
+
+@admin.register(SlaCreditTier)
+class SlaCreditTierAdmin(ViewOnlyMixin, admin.ModelAdmin):
+    """Each cluster's published SLA credit table (defaults from ``inventory.sla_tiers``)."""
+
+    list_display = ["cluster", "below_uptime_percent", "credit_percent"]
+    list_select_related = ["cluster"]
+    list_filter = ["credit_percent"]
+    search_fields = ["cluster__name", "cluster__provider__name"]

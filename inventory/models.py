@@ -322,3 +322,37 @@ class OutageCorrection(models.Model):
 
     def __str__(self) -> str:
         return f"Correction of outage {self.outage_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class SlaCreditTier(models.Model):
+    """One row of a cluster's published SLA credit table: when the measured uptime of a contract
+    month is below ``below_uptime_percent``, the customer is credited ``credit_percent`` of the
+    affected servers' monthly charge (the highest tier that applies). Billing credits the larger
+    of this and the hour-based refund, capped at the month's charge (``billing.credits.sla``)."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="sla_tiers")
+    below_uptime_percent = models.DecimalField(
+        _("monthly uptime below, percent"), max_digits=6, decimal_places=3
+    )
+    credit_percent = models.DecimalField(
+        _("credit, percent of the monthly charge"), max_digits=5, decimal_places=2
+    )
+
+    class Meta:
+        ordering = ["cluster_id", "-below_uptime_percent"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cluster", "below_uptime_percent"], name="sla_tier_one_per_threshold"
+            ),
+            models.CheckConstraint(
+                condition=Q(below_uptime_percent__gt=0) & Q(below_uptime_percent__lte=100),
+                name="sla_tier_threshold_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(credit_percent__gt=0) & Q(credit_percent__lte=100),
+                name="sla_tier_credit_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cluster_id}: < {self.below_uptime_percent}% -> {self.credit_percent}%"

@@ -2,7 +2,7 @@
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -24,9 +24,11 @@ from inventory.models import (
     GpuModel,
     Outage,
     Region,
+    SlaCreditTier,
     price_per_server_year,
 )
 from inventory.reliability import UPTIME_WINDOW, OutageSpan, uptime_percent
+from inventory.sla_tiers import sla_tiers_by_cluster
 
 
 def active_allocations_q(now: datetime) -> Q:
@@ -436,6 +438,7 @@ class ClusterPage:
     uptime: Decimal
     outages: list[Outage]
     maintenance: list[Allocation]  # current and coming blocks; the owner's view only
+    sla_tiers: list[SlaCreditTier] = field(default_factory=list)  # highest threshold first
 
 
 def cluster_page(
@@ -467,6 +470,7 @@ def cluster_page(
             Outage.objects.filter(cluster=cluster).order_by("-start", "id")[:RECENT_OUTAGES]
         ),
         maintenance=maintenance,
+        sla_tiers=sla_tiers_by_cluster([cluster.pk]).get(cluster.pk, []),
     )
 
 

@@ -39,6 +39,7 @@ from inventory.selectors import (
     cluster_peak_from,
     free_servers_from_ledger,
 )
+from inventory.sla_tiers import sla_tiers_create_defaults
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ def _check_window(available_from: date, available_until: date | None) -> None:
         raise InvalidInput("available_until", _("Must be after the first available day."))
 
 
+@transaction.atomic
 def cluster_create(
     *,
     provider: Organization,
@@ -107,7 +109,7 @@ def cluster_create(
     if not provider.is_provider:
         raise PermissionDeniedError(_("Only provider organisations list clusters."))
     _check_window(available_from, available_until)
-    return Cluster.objects.create(
+    cluster = Cluster.objects.create(
         provider=provider,
         name=name,
         region=region,
@@ -124,6 +126,8 @@ def cluster_create(
         status=status,
         description=description,
     )
+    sla_tiers_create_defaults(cluster=cluster)
+    return cluster
 
 
 def cluster_update(*, cluster: Cluster, changes: dict, now: datetime | None = None) -> Cluster:

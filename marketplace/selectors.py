@@ -20,6 +20,7 @@ from inventory.selectors import (
     uptime_by_cluster,
     uptime_by_cluster_id,
 )
+from inventory.sla_tiers import sla_tiers_by_cluster
 from marketplace import pricing
 from marketplace.eligibility import (
     ACCEPTED_INTERCONNECTS,
@@ -379,6 +380,7 @@ def display_names() -> Names:
 class QuoteLineView:
     line: QuoteLine
     uptime: Decimal  # measured over the last 90 days, percent
+    sla_tiers: tuple = ()  # the cluster's SLA credit tiers (inventory.SlaCreditTier)
 
 
 @dataclass(frozen=True)
@@ -393,7 +395,7 @@ def quote_views(
     capacity_request: CapacityRequest, *, now: datetime | None = None
 ) -> list[QuoteView]:
     """The request's open offers, best first (and the accepted one, once booked), each line
-    with its cluster, provider, region and measured uptime. Four queries."""
+    with its cluster, provider, region, measured uptime and SLA credit tiers. Five queries."""
     now = now or timezone.now()
     quotes = list(
         Quote.objects.filter(
@@ -411,10 +413,14 @@ def quote_views(
     )
     clusters = {line.cluster_id: line.cluster for quote in quotes for line in quote.lines.all()}
     uptime = uptime_by_cluster(list(clusters.values()), now=now) if clusters else {}
+    tiers = sla_tiers_by_cluster(clusters) if clusters else {}
     return [
         QuoteView(
             quote=quote,
-            lines=[QuoteLineView(line, uptime[line.cluster_id]) for line in quote.lines.all()],
+            lines=[
+                QuoteLineView(line, uptime[line.cluster_id], tuple(tiers.get(line.cluster_id, ())))
+                for line in quote.lines.all()
+            ],
             monthly_price=pricing.monthly_price(lines_exact_annual(quote.lines.all())),
             expired=quote.expires_at <= now,
         )

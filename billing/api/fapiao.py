@@ -110,7 +110,13 @@ class FapiaoRequestViewSet(
     def get_queryset(self):
         return selectors.fapiao_request_list(user=self.request.user)
 
-    @extend_schema(responses={200: FapiaoRequestSerializer(many=True), 401: UNAUTHENTICATED})
+    @extend_schema(
+        responses={
+            200: FapiaoRequestSerializer(many=True),
+            400: _error("An unknown filter or ordering value."),
+            401: UNAUTHENTICATED,
+        }
+    )
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 

@@ -125,3 +125,24 @@ class PayoutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     def get_queryset(self):
         return selectors.payout_list(user=self.request.user)
+
+    @extend_schema(
+        responses={
+            200: PayoutStatementSerializer(many=True),
+            400: OpenApiResponse(description="An unknown filter or ordering value."),
+            401: OpenApiResponse(description="Not logged in."),
+        }
+    )
+    def list(self, request, *args, **kwargs):
+        """The provider's statements (admins: all), newest month first, with their lines."""
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        responses={
+            200: PayoutStatementSerializer,
+            401: OpenApiResponse(description="Not logged in."),
+            404: OpenApiResponse(description="No such statement among the provider's."),
+        }
+    )
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)

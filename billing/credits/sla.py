@@ -32,7 +32,13 @@ Algorithm (``sla_credits_for_period``)
 4. Price it: ``price_per_p_year x P affected x credited seconds / (365 x 24 x 3600)``, quantised
    to the fen once (all intermediate arithmetic exact: time is kept in Decimal seconds, and the
    only division is the last one, at high precision).
-5. The cap (this module is its one home): in chronological order, each credit is cut to what is
+5. Tiers (the cluster's published table, ``inventory.SlaCreditTier``): the period's measured
+   uptime is ``1 - union of the clipped outages / period length``; the highest tier whose
+   threshold it is below gives ``credit_percent`` of the affected servers' monthly charge:
+   ``period_charge x credit_percent / 100 x max servers_affected / server_count`` (the
+   contract's proportional share, as above), to the fen. The period's credit is the larger of
+   that and the hour-based credits; the difference goes on the period's last new outage.
+6. The cap (this module is its one home): in chronological order, each credit is cut to what is
    left of the period's charge after the credits already given for the period.
 Credits are returned in the order of the outages given.
 """
@@ -74,6 +80,34 @@ class ContractStake:
 
 
 @dataclass(frozen=True)
+class CreditTier:
+    """Below ``below_uptime_percent`` of monthly uptime, ``credit_percent`` of the charge."""
+
+    below_uptime_percent: Decimal
+    credit_percent: Decimal
+
+
+def tier_credit_percent(tiers: Sequence[CreditTier], uptime_percent: Decimal) -> Decimal:
+    """The credit of the highest tier that applies to ``uptime_percent`` (0 when none)."""
+    return max(
+        (t.credit_percent for t in tiers if uptime_percent < t.below_uptime_percent),
+        default=ZERO,
+    )
+
+
+def _union_seconds(intervals: Sequence[tuple[Decimal, Decimal]]) -> Decimal:
+    total, reach = ZERO, None
+    for start, end in sorted(intervals):
+        if reach is None or start > reach:
+            total += end - start
+            reach = end
+        elif end > reach:
+            total += end - reach
+            reach = end
+    return total
+
+
+@dataclass(frozen=True)
 class OutageCredit:
     outage: OutageSpan
     downtime_seconds: Decimal  # the outage clipped to the period
@@ -81,6 +115,9 @@ class OutageCredit:
     affected_p: Decimal  # the contract's proportional share, display precision
     computed_amount: Decimal  # CNY to the fen, before the period's cap
     amount: Decimal  # CNY to the fen, after the period's cap
+    uptime_percent: Decimal = Decimal(100)  # the period's measured uptime
+    tier_percent: Decimal = ZERO  # the tier that applied to the period (0: none)
+    tier_amount: Decimal = ZERO  # what the tier added beyond the hour-based credit
 
     @property
     def credited_hours(self) -> Decimal:
@@ -137,6 +174,7 @@ def sla_credits_for_period(
     contract: ContractStake,
     period_charge: Decimal,
     credited: Mapping[str, Decimal] | None = None,
+    tiers: Sequence[CreditTier] = (),
 ) -> list[OutageCredit]:
     """Credits due to ``contract`` for the cluster's ``outages`` in one period (see module doc).
 
@@ -194,14 +232,33 @@ def sla_credits_for_period(
         for o in outages
     ]
     given = sum((already.get(o.reference, ZERO) for o in outages if o.reference), ZERO)
-    remaining = quantize_money(period_charge) - given
+    charge = quantize_money(period_charge)
+    remaining = charge - given
     capped = [ZERO] * len(outages)
     chronological = sorted(range(len(outages)), key=lambda i: (clipped[i], i))
-    for i in chronological:
-        if outages[i].reference and outages[i].reference in already:
-            continue
+    new = [
+        i for i in chronological if not (outages[i].reference and outages[i].reference in already)
+    ]
+    for i in new:
         capped[i] = max(ZERO, min(computed[i][2], remaining))
         remaining -= capped[i]
+
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        uptime = 100 * (1 - _union_seconds(downtime) / period_length)
+    tier_percent = tier_credit_percent(tiers, uptime)
+    hit = [o.servers_affected for o, (s, e) in zip(outages, clipped, strict=True) if s < e]
+    tier_total = quantize_money(
+        charge * tier_percent / 100 * max(hit, default=0) / cluster_server_count
+    )
+    # The period's credit is the larger of the tier's and the hour-based; new outages get what
+    # the tier adds beyond everything credited so far (the last new one), within the cap.
+    extra = max(ZERO, min(tier_total, charge) - given - sum((capped[i] for i in new), ZERO))
+    extra = min(extra, remaining)
+    tier_added = [ZERO] * len(outages)
+    if new and extra > ZERO:
+        capped[new[-1]] += extra
+        tier_added[new[-1]] = extra
     return [
         OutageCredit(
             outage=outage,
@@ -210,9 +267,12 @@ def sla_credits_for_period(
             affected_p=affected_p,
             computed_amount=amount,
             amount=capped_amount,
+            uptime_percent=uptime,
+            tier_percent=tier_percent,
+            tier_amount=added,
         )
-        for outage, (downtime_seconds, credited, amount), affected_p, capped_amount in zip(
-            outages, computed, affected_p_per_outage, capped, strict=True
+        for outage, (downtime_seconds, credited, amount), affected_p, capped_amount, added in zip(
+            outages, computed, affected_p_per_outage, capped, tier_added, strict=True
         )
     ]
 

@@ -29,7 +29,8 @@ from billing.ledger.invoices import PlannedLine
 from billing.models import CreditNote, Invoice, InvoiceLineKind, InvoiceStatus, SlaCredit
 from billing.periods import BillingPeriod, local_midnight, period_for
 from inventory import services as inventory
-from inventory.models import Outage
+from inventory.models import Outage, SlaCreditTier
+from inventory.sla_tiers import sla_tiers_by_cluster
 from marketplace.models import Contract
 
 HOURS_PLACES = Decimal("0.0001")  # SlaCredit.credited_hours
@@ -53,6 +54,7 @@ class _Stake:
     servers: int
     p: Decimal
     value: Decimal  # P x price per P per year: this cluster's part of the contract's price
+    tiers: tuple[sla.CreditTier, ...] = ()
 
     @property
     def price_per_p_year(self) -> Decimal:
@@ -66,8 +68,12 @@ def credit_cutoff(schedule: Sequence[BillingPeriod], today: date) -> date:
     return current.start if current is not None else today
 
 
-def _stakes(contract: Contract) -> list[_Stake]:
-    """The contract's clusters (one stake per cluster) from its prefetched lines."""
+def _stakes(
+    contract: Contract, tiers: dict[int, list[SlaCreditTier]] | None = None
+) -> list[_Stake]:
+    """The contract's clusters (one stake per cluster) from its prefetched lines, with their
+    credit tiers (``tiers`` by cluster id)."""
+    tiers = tiers or {}
     stakes: dict[int, _Stake] = {}
     for line in contract.lines.all():
         stake = stakes.get(line.cluster_id)
@@ -80,6 +86,10 @@ def _stakes(contract: Contract) -> list[_Stake]:
                 servers=line.servers,
                 p=line.p,
                 value=line.p * line.price_per_p_year,
+                tiers=tuple(
+                    sla.CreditTier(t.below_uptime_percent, t.credit_percent)
+                    for t in tiers.get(line.cluster_id, [])
+                ),
             )
         else:  # one line per cluster in practice; merge if ever split
             stake.servers += line.servers
@@ -106,7 +116,7 @@ def plan_sla_credits(
     """SLA credits due on ``today``'s run for outages not yet credited to these contracts.
 
     ``contracts`` come with ``lines__cluster`` prefetched; ``schedules`` are their periods
-    started by ``today`` (``selectors.contract_schedule``). Two queries, whatever the count.
+    started by ``today`` (``selectors.contract_schedule``). Three queries, whatever the count.
     """
     tz = timezone.get_current_timezone()
     if not contracts:
@@ -134,11 +144,12 @@ def plan_sla_credits(
     by_cluster: dict[int, list[Outage]] = defaultdict(list)
     for outage in outages:
         by_cluster[outage.cluster_id].append(outage)
+    tiers = sla_tiers_by_cluster(by_cluster)
 
     planned: dict[int, list[PlannedCredit]] = defaultdict(list)
     for contract in contracts:
         cutoff = local_midnight(cutoffs[contract.pk], tz)
-        stakes = _stakes(contract)
+        stakes = _stakes(contract, tiers)
         contract_value = sum((s.value for s in stakes), ZERO)
         service = (
             local_midnight(contract.start_date, tz),
@@ -158,31 +169,38 @@ def plan_sla_credits(
             if not todo:
                 continue
             share = stake.value / contract_value if contract_value else ZERO
-            amounts, seconds = _price_outages(
+            amounts, seconds, tiered = _price_outages(
                 todo, cluster_outages, stake, service, schedules[contract.pk], share, mine, tz
             )
             for outage in todo:
                 planned[contract.pk].append(
-                    _planned_credit(contract, stake, outage, amounts, seconds, tz)
+                    _planned_credit(contract, stake, outage, amounts, seconds, tiered, tz)
                 )
     return planned
 
 
-def _planned_credit(contract, stake, outage, amounts, seconds, tz) -> PlannedCredit:
+def _planned_credit(contract, stake, outage, amounts, seconds, tiered, tz) -> PlannedCredit:
     amount = amounts[outage.pk]
     hours = (seconds[outage.pk] / sla.SECONDS_PER_HOUR).quantize(HOURS_PLACES)
     line = None
     if amount > ZERO:
         local_start = timezone.localtime(outage.start, tz)
         local_end = timezone.localtime(outage.end, tz)
+        tier = ""
+        if outage.pk in tiered:
+            uptime, percent = tiered[outage.pk]
+            tier = (
+                f"; monthly uptime {_plain(uptime.quantize(Decimal('0.001')))}%: "
+                f"tier credit {_plain(percent)}% of the affected servers' monthly charge"
+            )
         line = PlannedLine(
             kind=InvoiceLineKind.SLA_CREDIT,
             description=(
                 f"SLA credit: outage on {stake.cluster_name} "
                 f"{local_start:%Y-%m-%d %H:%M} to {local_end:%Y-%m-%d %H:%M}, "
                 f"{_plain(hours)} h beyond the "
-                f"{_plain(stake.sla_uptime_percent)}% allowance of the contract month"
-            ),
+                f"{_plain(stake.sla_uptime_percent)}% allowance of the contract month{tier}"
+            )[:300],
             amount=-amount,
             period_start=local_start.date(),
             period_end=_day_after_last(local_end),
@@ -205,10 +223,12 @@ def _price_outages(
     share: Decimal,
     credited: dict[int, Decimal],
     tz: tzinfo,
-) -> tuple[dict[int, Decimal], dict[int, Decimal]]:
-    """Credit amount and credited seconds per outage in ``todo``, summed over its periods."""
+) -> tuple[dict[int, Decimal], dict[int, Decimal], dict[int, tuple[Decimal, Decimal]]]:
+    """Credit amount and credited seconds per outage in ``todo``, summed over its periods, and
+    for outages a tier raised, the period's measured uptime and the tier's percentage."""
     amounts = {o.pk: ZERO for o in todo}
     seconds = {o.pk: ZERO for o in todo}
+    tiered: dict[int, tuple[Decimal, Decimal]] = {}
     server_count = max(
         stake.server_count, stake.servers, *(o.servers_affected for o in cluster_outages)
     )
@@ -236,12 +256,15 @@ def _price_outages(
             ),
             period_charge=quantize_money(period.amount * share),
             credited={str(pk): amount for pk, amount in credited.items()},
+            tiers=stake.tiers,
         )
         for outage, credit in zip(in_period, credits, strict=True):
             if outage.pk in amounts:
                 amounts[outage.pk] += credit.amount
                 seconds[outage.pk] += credit.credited_seconds
-    return amounts, seconds
+                if credit.tier_amount > ZERO:
+                    tiered[outage.pk] = (credit.uptime_percent, credit.tier_percent)
+    return amounts, seconds, tiered
 
 
 # --- a contract's last period(s) ------------------------------------------------------------

@@ -149,8 +149,9 @@ def payouts_build(*, month: date, actor_label: str = "") -> list[PayoutStatement
         contract_id__in=contract_ids
     ).values_list("contract_id", "provider_id", "p", "price_per_p_year"):
         weights[contract_id][provider_id] += p * price
+    # Sums of fen amounts, quantised because SQLite adds decimals as floats.
     charges: dict[int, tuple[Decimal, Decimal]] = {
-        invoice_id: (total, tax)
+        invoice_id: (quantize_money(total), quantize_money(tax))
         for invoice_id, total, tax in InvoiceLine.objects.filter(
             invoice_id__in=invoice_ids,
             kind__in=[InvoiceLineKind.RENTAL, InvoiceLineKind.ADJUSTMENT],

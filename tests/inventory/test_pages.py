@@ -18,6 +18,7 @@ from inventory.models import (
     Outage,
     OutageCorrection,
 )
+from inventory.sla_tiers import sla_tiers_create_defaults
 from tests.factories import ClusterFactory, ProviderFactory, gpu, member_of, region
 from tests.translations import data_words, untranslated_words
 
@@ -266,7 +267,12 @@ def test_cluster_page_shows_specs_prices_and_uptime(client, market):
     assert "19.968 P" in html  # four servers
     assert "¥120,000.00" in html and "¥599,040.00 per server-year" in html
     assert "Minimum term 1 month" in html
-    assert "SLA promise: 99.900% uptime" in html
+    assert "Promised monthly uptime: 99.900%" in html
+    assert "Credit: the hours beyond the promise" in html  # a cluster without tiers
+    sla_tiers_create_defaults(cluster=cluster)
+    html = html_of(client.get(f"/clusters/{cluster.pk}/"))
+    for below, credit in (("99.900%", "10%"), ("99.000%", "25%"), ("95.000%", "100%")):
+        assert f"Uptime below {below}: {credit} of the affected servers' monthly" in html
     assert "99.931%" in html  # 1 of 4 servers down 6 hours in 90 days: 1 - 6 / 8,640
     assert "Switch failure" in html
     assert "Sign up to book" in html

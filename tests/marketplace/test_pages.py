@@ -651,3 +651,18 @@ def pdf_text(data: bytes) -> str:
         if len(value) % 2 == 0:
             chunks.append(value.decode("utf-16-be", errors="ignore"))
     return " ".join(chunks)
+
+
+def test_each_offer_shows_its_clusters_sla_credit_tiers(
+    client, customer_org, customer_user, market
+):
+    from inventory.sla_tiers import sla_tiers_create_defaults
+
+    request, result = quoted(customer_org, customer_user, servers=1, term_months=12)
+    cluster = result.quotes[0].lines.first().cluster
+    sla_tiers_create_defaults(cluster=cluster)
+    client.force_login(customer_user)
+    html = html_of(client.get(f"/market/requests/{request.pk}/"))
+    assert "SLA credits of these clusters" in html
+    assert "Uptime below 95.000%: 100% of the affected servers' monthly charge" in html
+    assert no_english(client.get(f"/market/requests/{request.pk}/", **ZH)) == []

@@ -7,7 +7,12 @@ from django.core.management.base import BaseCommand
 from django.test.utils import override_settings
 
 from accounts.demo import DEMO_LOGINS, seed_accounts
-from billing.demo import seed_billing, seed_mid_month_contract, seed_refund_and_dispute
+from billing.demo import (
+    seed_billing,
+    seed_fapiao_and_payouts,
+    seed_mid_month_contract,
+    seed_refund_and_dispute,
+)
 from inventory.demo import seed_inventory
 from marketplace.demo import seed_market
 
@@ -29,6 +34,7 @@ class Command(BaseCommand):
         contracts = [*market.contracts, *([mid_month] if mid_month else [])]
         billing = seed_billing(contracts)
         disputes = seed_refund_and_dispute(accounts, mid_month)
+        paid = seed_fapiao_and_payouts(accounts, billing.invoices)
         self.stdout.write(
             f"Clusters: {len(inventory.clusters)} listed or drafted by {accounts.provider}."
         )
@@ -51,6 +57,18 @@ class Command(BaseCommand):
         if disputes.dispute is not None:
             self.stdout.write(
                 f"Dispute of invoice {disputes.dispute.invoice.number} ({disputes.dispute.status})."
+            )
+        for request in paid.fapiao_requests:
+            self.stdout.write(
+                f"Fapiao request {request.pk} for {request.invoice.number}: {request.status}"
+                f"{f' ({request.fapiao_number})' if request.fapiao_number else ''}."
+            )
+        for statement in paid.payouts:
+            self.stdout.write(
+                f"Payout {statement.provider} {statement.period_start:%Y-%m}: collected CNY "
+                f"{statement.collected:,} (VAT {statement.vat:,}), commission "
+                f"{statement.commission:,} on {statement.commission_base}, payable "
+                f"{statement.payable:,}."
             )
         self.stdout.write(
             f"Open request {market.open_request.pk} with "
