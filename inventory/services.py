@@ -39,7 +39,7 @@ from inventory.selectors import (
     cluster_peak_from,
     free_servers_from_ledger,
 )
-from inventory.sla_tiers import sla_tiers_create_defaults
+from inventory.sla_tiers import sla_tiers_create_defaults, sla_tiers_follow_promise
 
 
 @dataclass(frozen=True)
@@ -189,9 +189,12 @@ def cluster_update(*, cluster: Cluster, changes: dict, now: datetime | None = No
                 "available_until" if "available_until" in changes else "available_from",
                 _("Servers are booked or held outside the new availability window."),
             )
+        promised = locked.sla_uptime_percent
         for field, value in changes.items():
             setattr(locked, field, value)
         locked.save(update_fields=[*changes, "updated_at"])
+        if locked.sla_uptime_percent != promised:
+            sla_tiers_follow_promise(cluster=locked, previous=promised)
     return locked
 
 

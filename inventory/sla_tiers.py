@@ -48,3 +48,13 @@ def sla_tiers_by_cluster(cluster_ids: Iterable[int]) -> dict[int, list[SlaCredit
     ):
         result[tier.cluster_id].append(tier)
     return dict(result)
+
+
+def sla_tiers_follow_promise(*, cluster: Cluster, previous: Decimal) -> list[SlaCreditTier]:
+    """After the promised uptime changed from ``previous``: tiers that were the defaults for
+    the old promise become the defaults for the new one; a table set otherwise stays."""
+    current = [(t.below_uptime_percent, t.credit_percent) for t in cluster.sla_tiers.all()]
+    if current != default_tiers(previous):
+        return list(cluster.sla_tiers.all())
+    cluster.sla_tiers.all().delete()
+    return sla_tiers_create_defaults(cluster=cluster)

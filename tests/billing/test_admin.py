@@ -35,6 +35,7 @@ MONEY_DOCUMENTS = [
     "WebhookEvent",
     "DocumentSequence",
     "ContractOverdueFlag",
+    "FapiaoRequest",
 ]
 
 

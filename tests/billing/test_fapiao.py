@@ -207,3 +207,25 @@ def test_staff_see_every_request(buyer_client, staff_client, paid):
     buyer_client.post(url(paid), BODY, format="json")
     listed = staff_client.get("/api/v1/fapiao-requests/?status=requested").json()["results"]
     assert len(listed) == 1 and listed[0]["status"] == FapiaoStatus.REQUESTED
+
+
+def test_a_repeated_request_with_the_same_idempotency_key_replays(buyer_client, paid):
+    first = buyer_client.post(url(paid), BODY, format="json", HTTP_IDEMPOTENCY_KEY="fp-1")
+    again = buyer_client.post(url(paid), BODY, format="json", HTTP_IDEMPOTENCY_KEY="fp-1")
+    assert first.status_code == again.status_code == 201
+    assert first.json()["id"] == again.json()["id"]
+    assert FapiaoRequest.objects.count() == 1
+
+
+def test_the_database_refuses_an_issued_fapiao_without_number_or_a_second_open_request(paid):
+    from django.db import IntegrityError, transaction
+
+    request = fapiao.fapiao_request_create(
+        invoice=paid, kind="ordinary", title="深圳智算科技有限公司", tax_id=BUYER_CODE
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        FapiaoRequest.objects.filter(pk=request.pk).update(status="issued")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        FapiaoRequest.objects.create(
+            invoice=paid, kind="ordinary", title="x", tax_id=BUYER_CODE, status="requested"
+        )

@@ -184,3 +184,20 @@ def test_a_cluster_without_tiers_keeps_the_hour_based_credit(customer, cluster, 
     run_day(date(2027, 7, 1))
     july = Invoice.objects.get(contract=contract, period_start=date(2027, 7, 1))
     assert july.lines.get(kind=InvoiceLineKind.SLA_CREDIT).amount == Decimal("-175.06")
+
+
+@pytest.mark.django_db
+def test_default_tiers_follow_a_changed_promise(cluster):
+    from inventory.services import cluster_update
+
+    sla_tiers_create_defaults(cluster=cluster)
+    cluster_update(cluster=cluster, changes={"sla_uptime_percent": Decimal("99.5")})
+    tiers = SlaCreditTier.objects.filter(cluster=cluster)
+    assert [(t.below_uptime_percent, t.credit_percent) for t in tiers] == default_tiers(
+        Decimal("99.5")
+    )
+    SlaCreditTier.objects.filter(cluster=cluster, credit_percent=Decimal("25")).update(
+        credit_percent=Decimal("30")
+    )
+    cluster_update(cluster=cluster, changes={"sla_uptime_percent": Decimal("99.9")})
+    assert SlaCreditTier.objects.get(cluster=cluster, credit_percent=Decimal("30"))  # kept
