@@ -36,6 +36,8 @@ MONEY_DOCUMENTS = [
     "DocumentSequence",
     "ContractOverdueFlag",
     "FapiaoRequest",
+    "Refund",
+    "InvoiceDispute",
 ]
 
 
