@@ -1,5 +1,7 @@
-"""Demo billing for `manage.py seed_demo`: a contract that started mid-month, and every invoice
-due by today for the demo contracts (idempotent)."""
+"""Demo billing for `manage.py seed_demo`: a contract that started mid-month, every invoice due
+by today for the demo contracts, and something of each kind in the admins' work queue: an
+overdue invoice whose contract is flagged, a payment whose outcome is unknown; and a paid month,
+so the provider has a payout statement (idempotent)."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -8,8 +10,22 @@ from datetime import date
 from django.utils import timezone
 
 from accounts.demo import DemoAccounts
+from accounts.models import User
 from billing.invoicing.issue import invoices_issue_chunk
-from billing.models import Invoice
+from billing.invoicing.overdue import contracts_flag_overdue, invoices_mark_overdue
+from billing.models import (
+    IN_FLIGHT,
+    Gateway,
+    Invoice,
+    InvoiceStatus,
+    Payment,
+    PaymentStatus,
+    PayoutStatement,
+)
+from billing.payments.gateways import ChargeOutcome, ChargeResult
+from billing.payments.outcomes import payment_apply_outcome
+from billing.payments.transfers import bank_transfer_record
+from billing.payouts.statements import payouts_build
 from inventory.models import GpuModel
 from marketplace import services as market
 from marketplace.models import Contract, ContractStatus
@@ -73,3 +89,87 @@ def seed_billing(contracts: Iterable[Contract], *, today: date | None = None) ->
         Invoice.objects.filter(contract_id__in=ids).select_related("customer").order_by("pk")
     )
     return DemoBilling(invoices=invoices, issued_now=result.invoices)
+
+
+# --- The admins' work queue and the provider's payout ---------------------------------------
+DEMO_TRANSFER_REFERENCE = "DEMO-ICBC-20270001"
+DEMO_UNKNOWN_PAYMENT_KEY = "demo-stripe-timeout-invoice-{invoice}"
+
+
+def seed_overdue_invoice(contract: Contract | None) -> Invoice | None:
+    """The mid-month contract's first month, billed back when it started and never paid: by
+    today it is overdue and, past the grace period, its contract flagged for an admin. Run
+    before ``seed_billing`` (which issues the later months today)."""
+    if contract is None:
+        return None
+    first = Invoice.objects.filter(contract=contract, period_index=0).first()
+    if first is None:
+        invoices_issue_chunk(
+            contract_ids=[contract.pk], today=contract.start_date, actor_label="seed_demo"
+        )
+    today = timezone.localdate()
+    invoices_mark_overdue(today=today, actor_label="seed_demo")
+    contracts_flag_overdue(today=today)
+    return Invoice.objects.filter(contract=contract, period_index=0).first()
+
+
+def seed_paid_month(contract: Contract | None, *, admin: User) -> PayoutStatement | None:
+    """The running training contract's first invoice paid by bank transfer (recorded by the
+    admin, as the queue does), and this month's payout statements built from it: the provider's
+    dashboard shows its next payout."""
+    if contract is None:
+        return None
+    invoice = (
+        Invoice.objects.filter(contract=contract, period_index=0)
+        .exclude(status__in=[InvoiceStatus.DRAFT, InvoiceStatus.VOID])
+        .first()
+    )
+    if invoice is None:
+        return None
+    if not invoice.payments.filter(reference=DEMO_TRANSFER_REFERENCE).exists():
+        bank_transfer_record(
+            invoice=invoice,
+            amount=invoice.amount_due,
+            reference=DEMO_TRANSFER_REFERENCE,
+            actor=admin,
+        )
+    today = timezone.localdate()
+    statements = payouts_build(month=today, actor_label="seed_demo")
+    provider_id = contract.lines.values_list("provider_id", flat=True).first()
+    return next((s for s in statements if s.provider_id == provider_id), None)
+
+
+def seed_unknown_payment(contract: Contract | None) -> Payment | None:
+    """A card payment whose outcome never came back (the gateway timed out) on the contract's
+    latest open invoice: it waits in the queue for an admin to ask the gateway again."""
+    if contract is None:
+        return None
+    invoice = (
+        Invoice.objects.filter(contract=contract, status=InvoiceStatus.OPEN)
+        .order_by("-period_index")
+        .first()
+    )
+    if invoice is None:
+        return None
+    key = DEMO_UNKNOWN_PAYMENT_KEY.format(invoice=invoice.pk)
+    payment = Payment.objects.filter(idempotency_key=key).first()
+    if payment is not None:
+        return payment
+    if invoice.payments.filter(status__in=IN_FLIGHT).exists():
+        return None
+    payment = Payment.objects.create(
+        invoice=invoice,
+        gateway=Gateway.STRIPE,
+        amount=invoice.amount_due,
+        status=PaymentStatus.PENDING,
+        idempotency_key=key,
+    )
+    return payment_apply_outcome(
+        payment_id=payment.pk,
+        result=ChargeResult(
+            ChargeOutcome.UNKNOWN,
+            failure_code="timeout",
+            failure_message="The card gateway did not answer within 30 seconds.",
+        ),
+        actor_label="seed_demo",
+    )

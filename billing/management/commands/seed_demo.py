@@ -7,7 +7,13 @@ from django.core.management.base import BaseCommand
 from django.test.utils import override_settings
 
 from accounts.demo import DEMO_LOGINS, seed_accounts
-from billing.demo import seed_billing, seed_mid_month_contract
+from billing.demo import (
+    seed_billing,
+    seed_mid_month_contract,
+    seed_overdue_invoice,
+    seed_paid_month,
+    seed_unknown_payment,
+)
 from inventory.demo import seed_inventory
 from marketplace.demo import seed_market
 
@@ -27,7 +33,11 @@ class Command(BaseCommand):
         market = seed_market(accounts)
         mid_month = seed_mid_month_contract(accounts)
         contracts = [*market.contracts, *([mid_month] if mid_month else [])]
+        seed_overdue_invoice(mid_month)
         billing = seed_billing(contracts)
+        running = market.contracts[0] if market.contracts else None
+        payout = seed_paid_month(running, admin=accounts.admin)
+        seed_unknown_payment(mid_month)
         self.stdout.write(
             f"Clusters: {len(inventory.clusters)} listed or drafted by {accounts.provider}."
         )
@@ -42,6 +52,8 @@ class Command(BaseCommand):
                 f"Invoice {invoice.number}: {invoice.period_start} to {invoice.period_end}, "
                 f"CNY {invoice.total:,} ({invoice.status}, due {invoice.due_date})."
             )
+        if payout is not None:
+            self.stdout.write(f"Payout {payout}: CNY {payout.net:,} ({payout.status}).")
         self.stdout.write(
             f"Open request {market.open_request.pk} with "
             f"{market.open_request.quotes.count()} quote(s)."
