@@ -20,6 +20,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -29,6 +30,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts import services as accounts_services
 from accounts.errors import DomainError, InvalidInput
 from accounts.formatting import format_money
+from accounts.models import IdempotencyRecord
 from accounts.selectors import is_platform_admin
 from billing import work_queue
 from billing.credits.credit_notes import credit_note_issue, creditable
@@ -39,6 +41,7 @@ from billing.views.queue_forms import (
     BankTransferForm,
     ConfirmForm,
     CreditNoteForm,
+    OnceForm,
     TerminationForm,
     VoidForm,
 )
@@ -301,6 +304,29 @@ def _refusal(form: forms.Form, exc: DomainError, *, billing: bool) -> None:
         form.add_error(None, message or exc.message)
 
 
+class AlreadyDone(Exception):
+    """This form (its one-time key) was submitted before: nothing is done twice."""
+
+
+def _run_once(request: HttpRequest, form: forms.Form, run: Callable, obj) -> str:
+    """Run the action; a money-creating form's key is recorded in the same transaction, so a
+    repeat finds it (and a refused action leaves no key behind: it may be tried again)."""
+    if not isinstance(form, OnceForm) or not form.cleaned_data.get("submission_key"):
+        return run(request, obj, form.cleaned_data)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                IdempotencyRecord.objects.create(
+                    user=request.user,
+                    key=form.cleaned_data["submission_key"],
+                    scope=f"POST {request.path}",
+                    request_fingerprint="",
+                )
+        except IntegrityError as exc:
+            raise AlreadyDone from exc
+        return run(request, obj, form.cleaned_data)
+
+
 def _one(kind: Kind, pk: int):
     """The queue's item ``pk`` of this kind, or None once it has left the queue."""
     return kind.queryset().filter(pk=pk).first()
@@ -361,7 +387,9 @@ def queue_action(request: HttpRequest, kind: str, pk: int, action: str) -> HttpR
     text = None
     if form.is_valid():
         try:
-            text = run(request, obj, form.cleaned_data)
+            text = _run_once(request, form, run, obj)
+        except AlreadyDone:
+            text = _("This was already done; it was not done twice.")
         except DomainError as exc:
             _refusal(form, exc, billing=spec.billing)
     if text is None:  # invalid input or refused: the form again, with its errors

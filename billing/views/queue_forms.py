@@ -1,6 +1,7 @@
 """Forms of the admins' work queue. They check the input's shape (``accounts.limits``); the
 services check the rules, and the view puts their refusals on these forms."""
 
+import uuid
 from decimal import Decimal
 
 from django import forms
@@ -36,7 +37,20 @@ def _reason(label=None):
     )
 
 
-class BankTransferForm(forms.Form):
+class OnceForm(forms.Form):
+    """A form that creates money (a payment, a credit note): a one-time key, so a second submit
+    of the same form (a double click, a resent page) has no second effect. A post without
+    one (a script's) is simply not protected."""
+
+    submission_key = forms.CharField(widget=forms.HiddenInput, max_length=64, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.fields["submission_key"].initial = uuid.uuid4().hex
+
+
+class BankTransferForm(OnceForm):
     amount = _amount(_("Amount received (¥)"))
     reference = forms.CharField(
         label=_("Bank reference"),
@@ -45,7 +59,7 @@ class BankTransferForm(forms.Form):
     )
 
 
-class CreditNoteForm(forms.Form):
+class CreditNoteForm(OnceForm):
     amount = _amount(_("Credit (¥, tax included)"))
     reason = _reason()
 
@@ -54,4 +68,11 @@ class VoidForm(forms.Form):
     reason = _reason(_("Why it is void"))
 
 
-__all__ = ["BankTransferForm", "ConfirmForm", "CreditNoteForm", "TerminationForm", "VoidForm"]
+__all__ = [
+    "BankTransferForm",
+    "ConfirmForm",
+    "CreditNoteForm",
+    "OnceForm",
+    "TerminationForm",
+    "VoidForm",
+]

@@ -300,6 +300,22 @@ def test_issue_a_credit_note_within_what_is_creditable(client, admin, queue):
     assert invoice.amount_paid == Decimal("1000.00")
 
 
+def test_a_credit_note_form_submitted_twice_credits_once(client, admin, queue):
+    client.force_login(admin)
+    invoice = queue["overdue"]
+    page = html_of(client.get("/dashboard/queue/"))
+    field = f"invoice-{invoice.pk}-credit-submission_key"
+    key = page.split(f'name="{field}" value="')[1].split('"')[0]
+    data = {"amount": "250.00", "reason": "Goodwill", "submission_key": key}
+    first = post(client, "invoice", invoice.pk, "credit", data, htmx=True)
+    second = post(client, "invoice", invoice.pk, "credit", data, htmx=True)
+    assert "CN-" in html_of(first)
+    assert "not done twice" in html_of(second)
+    assert CreditNote.objects.filter(invoice=invoice).count() == 1
+    refused = post(client, "invoice", invoice.pk, "credit", {**data, "amount": "0"}, htmx=True)
+    assert "invalid-feedback" in html_of(refused)
+
+
 def test_void_an_unpaid_invoice(client, admin, queue):
     client.force_login(admin)
     invoice = queue["overdue"]
