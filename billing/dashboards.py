@@ -194,26 +194,24 @@ def _invoiced_this_month(organization: Organization, *, today: date) -> tuple[De
     """The provider's share of the invoices issued this month: each invoice's total split by
     the annual value of the contract's lines (P x price), as payouts split what is paid."""
     first = today.replace(day=1)
-    weights: dict[int, dict[bool, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    lines = (
-        ContractLine.objects.filter(
-            contract__invoices__issue_date__gte=first,
-            contract__invoices__issue_date__lt=months_after(first, 1),
+    invoices = list(
+        Invoice.objects.filter(
+            issue_date__gte=first,
+            issue_date__lt=months_after(first, 1),
             contract__in=ContractLine.objects.filter(provider=organization).values("contract_id"),
         )
-        .values_list("contract_id", "provider_id", "p", "price_per_p_year")
-        .distinct()
+        .exclude(status__in=[InvoiceStatus.DRAFT, InvoiceStatus.VOID])
+        .values_list("contract_id", "total")
     )
+    weights: dict[int, dict[bool, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    lines = ContractLine.objects.filter(
+        contract_id__in={contract_id for contract_id, _ in invoices}
+    ).values_list("contract_id", "provider_id", "p", "price_per_p_year")
     for contract_id, provider_id, p, price in lines:
         weights[contract_id][provider_id == organization.pk] += p * price
-    invoices = Invoice.objects.filter(
-        contract_id__in=list(weights),
-        issue_date__gte=first,
-        issue_date__lt=months_after(first, 1),
-    ).exclude(status__in=[InvoiceStatus.DRAFT, InvoiceStatus.VOID])
     total = ZERO
     count = 0
-    for contract_id, amount in invoices.values_list("contract_id", "total"):
+    for contract_id, amount in invoices:
         mine, all_ = weights[contract_id][True], sum(weights[contract_id].values(), ZERO)
         if all_:
             total += quantize_money(amount * mine / all_)

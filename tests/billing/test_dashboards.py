@@ -126,6 +126,24 @@ def test_the_provider_sees_bookings_utilisation_revenue_payout_and_payback(clien
     assert "67.6" in html and "27.0" in html  # at today's bookings / fully booked
 
 
+def test_a_split_contracts_invoice_counts_each_providers_share(provider, cluster):
+    """Two identical lines of one provider and one of another: the invoice splits 2:1."""
+    other = ClusterFactory(name="Other provider's", server_count=4, available_from=MONTH_START)
+    twin = ClusterFactory(
+        provider=provider, name="Twin", server_count=4, available_from=MONTH_START
+    )
+    contract = make_contract(
+        new_customer(), start=MONTH_START, stakes=[(cluster, 1), (twin, 1), (other, 1)]
+    )
+    invoices_issue_chunk(contract_ids=[contract.pk], today=TODAY)
+    total = Invoice.objects.get(contract=contract).total
+    mine = provider_dashboard(organization=provider, today=TODAY)
+    theirs = provider_dashboard(organization=other.provider, today=TODAY)
+    assert mine.invoiced_this_month == (total * 2 / 3).quantize(Decimal("0.01"))
+    assert theirs.invoiced_this_month == (total / 3).quantize(Decimal("0.01"))
+    assert mine.invoiced_count == theirs.invoiced_count == 1
+
+
 def test_a_cluster_without_a_cost_links_to_its_form(client, provider, cluster):
     client.force_login(member_of(provider))
     html = html_of(client.get("/dashboard/"))
