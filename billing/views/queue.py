@@ -141,7 +141,7 @@ def contract_item(contract, queue=None, bound=None) -> Item:
 
 
 def invoice_item(invoice, queue=None, bound=None) -> Item:
-    trails = queue.invoice_trails if queue else work_queue.billing_trails("invoice", [invoice.pk])
+    trails = queue.invoice_trails if queue else work_queue.invoice_trails([invoice.pk])
     return Item(
         "invoice",
         invoice,
@@ -152,7 +152,7 @@ def invoice_item(invoice, queue=None, bound=None) -> Item:
 
 def flag_item(flag, queue=None, bound=None) -> Item:
     invoice_id = flag.invoice_id
-    trails = queue.invoice_trails if queue else work_queue.billing_trails("invoice", [invoice_id])
+    trails = queue.invoice_trails if queue else work_queue.invoice_trails([invoice_id])
     return Item(
         "flag",
         flag,

@@ -240,6 +240,8 @@ def test_record_a_partial_then_the_rest_of_a_bank_transfer(client, admin, queue)
     )
     invoice.refresh_from_db()
     assert invoice.amount_paid == part and invoice.status == InvoiceStatus.OVERDUE
+    payment = invoice.payments.get(reference="ICBC-0001")
+    assert f"Payment {payment.pk}: " in html_of(response)  # in the invoice's audit trail
     duplicate = post(
         client,
         "invoice",
@@ -296,6 +298,7 @@ def test_issue_a_credit_note_within_what_is_creditable(client, admin, queue):
     assert response.status_code == 302
     note = CreditNote.objects.get(invoice=invoice)
     assert note.amount == Decimal("1000.00") and note.created_by == admin
+    assert f"Credit note {note.number}: " in html_of(client.get("/dashboard/queue/"))
     invoice.refresh_from_db()
     assert invoice.amount_paid == Decimal("1000.00")
 
