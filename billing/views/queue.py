@@ -13,8 +13,7 @@ a form error, never a 500.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from django import forms
 from django.contrib import messages
@@ -23,7 +22,6 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -45,7 +43,16 @@ from billing.views.queue_forms import (
     TerminationForm,
     VoidForm,
 )
-from billing.work_queue import TrailRow
+from billing.views.queue_items import (
+    Item,
+    can_void,
+    contract_item,
+    flag_item,
+    invoice_item,
+    payment_item,
+    prefix,
+    provider_item,
+)
 from marketplace import services as market_services
 
 # Refusals of the billing services, in the reader's language (their own texts are English).
@@ -69,107 +76,6 @@ def staff_required(view):
     wrapper.__name__ = view.__name__
     wrapper.__doc__ = view.__doc__
     return wrapper
-
-
-# --- Items ----------------------------------------------------------------------------------
-@dataclass
-class Item:
-    kind: str  # provider | contract | invoice | flag | payment
-    obj: Any
-    forms: dict[str, forms.Form]
-    trail: list[TrailRow] = field(default_factory=list)
-    invoice_trail: list[TrailRow] = field(default_factory=list)  # a flag's invoice
-    notice: str = ""  # what the last action did, shown on the item
-
-    @property
-    def dom_id(self) -> str:
-        return f"queue-{self.kind}-{self.obj.pk}"
-
-    def action_url(self, action: str) -> str:
-        return reverse("queue-action", args=[self.kind, self.obj.pk, action])
-
-    @property
-    def urls(self) -> dict[str, str]:
-        return {action: self.action_url(action) for action in self.forms}
-
-
-def _prefix(kind: str, pk: int, action: str) -> str:
-    return f"{kind}-{pk}-{action}"
-
-
-def _forms(kind: str, pk: int, actions: dict[str, type[forms.Form]], bound) -> dict:
-    made = {}
-    for action, form_class in actions.items():
-        if bound is not None and bound[0] == action:
-            made[action] = bound[1]
-        else:
-            made[action] = form_class(prefix=_prefix(kind, pk, action))
-    return made
-
-
-def _can_void(invoice) -> bool:
-    """Voiding is a full credit of an invoice nothing was paid on (``credit_note_issue``)."""
-    return invoice.amount_paid == 0 and not invoice.credit_notes.all()
-
-
-def _invoice_actions(invoice) -> dict[str, type[forms.Form]]:
-    actions = {"transfer": BankTransferForm, "credit": CreditNoteForm}
-    if _can_void(invoice):
-        actions["void"] = VoidForm
-    return actions
-
-
-def provider_item(organization, queue=None, bound=None) -> Item:
-    signed_up = TrailRow(
-        at=organization.created_at, from_status="", to_status=_("Signed up"), by="", reason=""
-    )
-    return Item(
-        "provider",
-        organization,
-        _forms("provider", organization.pk, {"verify": ConfirmForm}, bound),
-        trail=[signed_up],
-    )
-
-
-def contract_item(contract, queue=None, bound=None) -> Item:
-    return Item(
-        "contract",
-        contract,
-        _forms("contract", contract.pk, {"approve": ConfirmForm}, bound),
-        trail=work_queue.contract_trail(contract),
-    )
-
-
-def invoice_item(invoice, queue=None, bound=None) -> Item:
-    trails = queue.invoice_trails if queue else work_queue.invoice_trails([invoice.pk])
-    return Item(
-        "invoice",
-        invoice,
-        _forms("invoice", invoice.pk, _invoice_actions(invoice), bound),
-        trail=trails.get(invoice.pk, []),
-    )
-
-
-def flag_item(flag, queue=None, bound=None) -> Item:
-    invoice_id = flag.invoice_id
-    trails = queue.invoice_trails if queue else work_queue.invoice_trails([invoice_id])
-    return Item(
-        "flag",
-        flag,
-        _forms("flag", flag.pk, {"terminate": TerminationForm}, bound),
-        trail=work_queue.contract_trail(flag.contract),
-        invoice_trail=trails.get(invoice_id, []),
-    )
-
-
-def payment_item(payment, queue=None, bound=None) -> Item:
-    trails = queue.payment_trails if queue else work_queue.billing_trails("payment", [payment.pk])
-    return Item(
-        "payment",
-        payment,
-        _forms("payment", payment.pk, {"reconcile": ConfirmForm}, bound),
-        trail=trails.get(payment.pk, []),
-    )
 
 
 # --- Actions --------------------------------------------------------------------------------
@@ -233,7 +139,7 @@ def _credit(request, invoice, data) -> str:
 
 
 def _void(request, invoice, data) -> str:
-    if not _can_void(invoice):
+    if not can_void(invoice):
         raise DomainError(_("Money was paid or credited on it: issue a credit note."))
     note = credit_note_issue(
         invoice=invoice, amount=creditable(invoice), reason=data["reason"], by=request.user
@@ -383,7 +289,7 @@ def queue_action(request: HttpRequest, kind: str, pk: int, action: str) -> HttpR
         messages.info(request, text)
         return redirect("queue")
     form_class, run = spec.actions[action]
-    form = form_class(request.POST, prefix=_prefix(kind, pk, action))
+    form = form_class(request.POST, prefix=prefix(kind, pk, action))
     text = None
     if form.is_valid():
         try:
