@@ -1,6 +1,8 @@
 """Demo billing for `manage.py seed_demo`: a contract that started mid-month, every invoice due
-by today for the demo contracts, a refund and a resolved dispute, two invoices paid with fapiao
-(one issued, one requested), and this month's payout statements with their VAT (idempotent)."""
+by today for the demo contracts, something of each kind in the admins' work queue (an overdue
+invoice whose contract is flagged, a payment whose outcome is unknown), a refund and a resolved
+dispute, fapiao requests on paid invoices (one issued, one requested), and this month's payout
+statements with their VAT (idempotent)."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -10,22 +12,29 @@ from decimal import Decimal
 from django.utils import timezone
 
 from accounts.demo import DemoAccounts
+from accounts.models import User
 from accounts.money import quantize_money
 from billing.credits.disputes import dispute_open, dispute_resolve
 from billing.fapiao.requests import fapiao_defaults, fapiao_mark_issued, fapiao_request_create
 from billing.invoicing.issue import invoices_issue_chunk
+from billing.invoicing.overdue import contracts_flag_overdue, invoices_mark_overdue
 from billing.ledger.invoices import PAYABLE
 from billing.models import (
+    IN_FLIGHT,
     DisputeStatus,
     FapiaoKind,
     FapiaoRequest,
+    Gateway,
     Invoice,
     InvoiceDispute,
     InvoiceStatus,
+    Payment,
     PaymentStatus,
     PayoutStatement,
     Refund,
 )
+from billing.payments.gateways import ChargeOutcome, ChargeResult
+from billing.payments.outcomes import payment_apply_outcome
 from billing.payments.refunds import refund_issue
 from billing.payments.transfers import bank_transfer_record
 from billing.payouts.statements import payouts_build
@@ -105,8 +114,8 @@ class DemoDisputes:
 
 
 def seed_refund_and_dispute(accounts: DemoAccounts, contract: Contract | None) -> DemoDisputes:
-    """On the mid-month contract's invoices: the first paid by bank transfer and part of it
-    refunded (with its credit note); the second disputed by the customer and resolved by the
+    """On the mid-month contract's invoices: the second paid by bank transfer and part of it
+    refunded (with its credit note); the third disputed by the customer and resolved by the
     admin with a credit note. Through the services, as people would; idempotent."""
     if contract is None:
         return DemoDisputes(refund=None, dispute=None)
@@ -116,8 +125,9 @@ def seed_refund_and_dispute(accounts: DemoAccounts, contract: Contract | None) -
         .order_by("period_start")
     )
     customer_user = accounts.customer.memberships.order_by("pk").first().user
-    refund = _demo_refund(accounts, invoices[0]) if invoices else None
-    dispute = _demo_dispute(accounts, invoices[1], customer_user) if len(invoices) > 1 else None
+    # The first month stays overdue (the admins' work queue shows it, see seed_overdue_invoice).
+    refund = _demo_refund(accounts, invoices[1]) if len(invoices) > 1 else None
+    dispute = _demo_dispute(accounts, invoices[2], customer_user) if len(invoices) > 2 else None
     return DemoDisputes(refund=refund, dispute=dispute)
 
 
@@ -174,33 +184,17 @@ class DemoFapiaoAndPayouts:
 DEMO_FAPIAO_NUMBER = "24312000000000000001"
 
 
-def seed_fapiao_and_payouts(
-    accounts: DemoAccounts, invoices: Iterable[Invoice]
-) -> DemoFapiaoAndPayouts:
-    """The customer's two oldest invoices paid by bank transfer, one with its special VAT fapiao
-    issued and one with a request waiting for the finance team; then this month's payout
-    statements, with their VAT, built from those payments. Idempotent: paid invoices are not
-    paid again, requested ones not requested again, and an open statement is rebuilt the same.
-    """
-    mine = sorted(
-        (i for i in invoices if i.customer_id == accounts.customer.pk and i.number),
-        key=lambda i: (i.period_start, i.pk),
+def seed_fapiao_and_payouts(accounts: DemoAccounts) -> DemoFapiaoAndPayouts:
+    """Fapiao on the customer's two oldest paid invoices: one special VAT fapiao issued, one
+    request waiting for the finance team; then this month's payout statements, with their VAT,
+    built from the month's payments. Run after the demo's payments. Idempotent: requested
+    invoices are not requested again, and an open statement is rebuilt the same."""
+    paid = Invoice.objects.filter(customer=accounts.customer, status=InvoiceStatus.PAID).order_by(
+        "period_start", "pk"
     )[:2]
-    user = accounts.customer.memberships.first().user
+    user = accounts.customer.memberships.order_by("pk").first().user
     requests: list[FapiaoRequest] = []
-    for position, invoice in enumerate(mine):
-        invoice.refresh_from_db()
-        if invoice.status in (InvoiceStatus.OPEN, InvoiceStatus.OVERDUE):
-            bank_transfer_record(
-                invoice=invoice,
-                amount=invoice.amount_due,
-                reference=f"DEMO-{invoice.number}",
-                actor=accounts.admin,
-                actor_label="seed_demo",
-            )
-            invoice.refresh_from_db()
-        if invoice.status != InvoiceStatus.PAID:
-            continue
+    for position, invoice in enumerate(paid):
         existing = FapiaoRequest.objects.filter(invoice=invoice).first()
         if existing is None:
             existing = fapiao_request_create(
@@ -219,3 +213,84 @@ def seed_fapiao_and_payouts(
         requests.append(existing)
     payouts = payouts_build(month=timezone.localdate(), actor_label="seed_demo")
     return DemoFapiaoAndPayouts(fapiao_requests=requests, payouts=payouts)
+
+
+# --- The admins' work queue and the provider's payout ---------------------------------------
+DEMO_TRANSFER_REFERENCE = "DEMO-ICBC-20270001"
+DEMO_UNKNOWN_PAYMENT_KEY = "demo-stripe-timeout-invoice-{invoice}"
+
+
+def seed_overdue_invoice(contract: Contract | None) -> Invoice | None:
+    """The mid-month contract's first month, billed back when it started and never paid: by
+    today it is overdue and, past the grace period, its contract flagged for an admin. Run
+    before ``seed_billing`` (which issues the later months today)."""
+    if contract is None:
+        return None
+    first = Invoice.objects.filter(contract=contract, period_index=0).first()
+    if first is None:
+        invoices_issue_chunk(
+            contract_ids=[contract.pk], today=contract.start_date, actor_label="seed_demo"
+        )
+    today = timezone.localdate()
+    invoices_mark_overdue(today=today, actor_label="seed_demo")
+    contracts_flag_overdue(today=today)
+    return Invoice.objects.filter(contract=contract, period_index=0).first()
+
+
+def seed_paid_month(contract: Contract | None, *, admin: User) -> Invoice | None:
+    """The running training contract's first invoice paid by bank transfer (recorded by the
+    admin, as the queue does): this month's payout statement (``seed_fapiao_and_payouts``)
+    counts it, and the provider's dashboard shows its next payout."""
+    if contract is None:
+        return None
+    invoice = (
+        Invoice.objects.filter(contract=contract, period_index=0)
+        .exclude(status__in=[InvoiceStatus.DRAFT, InvoiceStatus.VOID])
+        .first()
+    )
+    if invoice is None:
+        return None
+    if not invoice.payments.filter(reference=DEMO_TRANSFER_REFERENCE).exists():
+        bank_transfer_record(
+            invoice=invoice,
+            amount=invoice.amount_due,
+            reference=DEMO_TRANSFER_REFERENCE,
+            actor=admin,
+        )
+    return invoice
+
+
+def seed_unknown_payment(contract: Contract | None) -> Payment | None:
+    """A card payment whose outcome never came back (the gateway timed out) on the contract's
+    latest open invoice: it waits in the queue for an admin to ask the gateway again."""
+    if contract is None:
+        return None
+    invoice = (
+        Invoice.objects.filter(contract=contract, status=InvoiceStatus.OPEN)
+        .order_by("-period_index")
+        .first()
+    )
+    if invoice is None:
+        return None
+    key = DEMO_UNKNOWN_PAYMENT_KEY.format(invoice=invoice.pk)
+    payment = Payment.objects.filter(idempotency_key=key).first()
+    if payment is not None:
+        return payment
+    if invoice.payments.filter(status__in=IN_FLIGHT).exists():
+        return None
+    payment = Payment.objects.create(
+        invoice=invoice,
+        gateway=Gateway.STRIPE,
+        amount=invoice.amount_due,
+        status=PaymentStatus.PENDING,
+        idempotency_key=key,
+    )
+    return payment_apply_outcome(
+        payment_id=payment.pk,
+        result=ChargeResult(
+            ChargeOutcome.UNKNOWN,
+            failure_code="timeout",
+            failure_message="The card gateway did not answer within 30 seconds.",
+        ),
+        actor_label="seed_demo",
+    )

@@ -22,6 +22,7 @@ urlpatterns = [
     path("clusters/", include("inventory.urls")),
     path("market/", include("marketplace.urls")),
     path("billing/", include("billing.urls")),
+    path("dashboard/", include("billing.dashboard_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),

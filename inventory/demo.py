@@ -27,6 +27,16 @@ CLUSTERS = [
     ("Jinan L40S Eth-05", "jinan", "L40S-48G", 20, "ethernet", 200, "88000", 1, "draft"),
     ("Beijing A100 IB-06", "beijing", "A100-80G", 6, "infiniband", 800, "105000", 1, "delisted"),
 ]
+# What the provider paid per server with its networking, and the depreciation life in years
+# (DOMAIN.md: an 8-card A800 server costs about CNY 1.2-1.5 million, depreciated over 5-7).
+SERVER_COSTS = {
+    "Hefei A800 IB-01": ("1350000", 5),
+    "Wuhu H800 IB-02": ("2300000", 5),
+    "Shanghai A800 RoCE-03": ("1250000", 6),
+    "Qinghai H20 Eth-04": ("850000", 6),
+    "Jinan L40S Eth-05": ("520000", 5),
+    "Beijing A100 IB-06": ("1200000", 7),
+}
 UNVERIFIED_CLUSTER = ("Wuhu A800 IB-09", "wuhu", "A800-80G", 8, "infiniband", 1600, "99000", 1)
 
 
@@ -58,6 +68,13 @@ def seed_inventory(accounts: DemoAccounts) -> DemoInventory:
     since = today.replace(day=1) - timedelta(days=365)
     clusters = {row[0]: _cluster(accounts.provider, row, available_from=since) for row in CLUSTERS}
     _cluster(accounts.unverified_provider, UNVERIFIED_CLUSTER, available_from=since)
+    for name, (cost, years) in SERVER_COSTS.items():
+        cluster = clusters[name]
+        if cluster.server_cost_per_server is None:
+            clusters[name] = services.cluster_update(
+                cluster=cluster,
+                changes={"server_cost_per_server": Decimal(cost), "depreciation_years": years},
+            )
 
     hefei = clusters["Hefei A800 IB-01"]
     if not Allocation.objects.filter(cluster=hefei, kind=AllocationKind.MAINTENANCE).exists():

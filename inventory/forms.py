@@ -12,8 +12,16 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from accounts import limits
-from accounts.money import RATE_DECIMAL_PLACES, RATE_MAX_DIGITS
+from accounts.money import (
+    MONEY_DECIMAL_PLACES,
+    MONEY_MAX_DIGITS,
+    RATE_DECIMAL_PLACES,
+    RATE_MAX_DIGITS,
+)
 from inventory.models import (
+    DEPRECIATION_YEARS_DEFAULT,
+    DEPRECIATION_YEARS_MAX,
+    DEPRECIATION_YEARS_MIN,
     Allocation,
     Cluster,
     ClusterStatus,
@@ -241,6 +249,31 @@ class ClusterForm(forms.Form):
         label=_label(Cluster, "description"),
     )
 
+    server_cost_per_server = forms.DecimalField(
+        min_value=Decimal("0.01"),
+        max_value=limits.MAX_AMOUNT,
+        max_digits=MONEY_MAX_DIGITS,
+        decimal_places=MONEY_DECIMAL_PLACES,
+        required=False,
+        label=_("Cost per server (¥)"),
+        help_text=_(
+            "What one server cost with its share of the networking. Only you see it: your "
+            "dashboard's payback view uses it."
+        ),
+    )
+    depreciation_years = forms.TypedChoiceField(
+        choices=[
+            (years, str(years))
+            for years in range(DEPRECIATION_YEARS_MIN, DEPRECIATION_YEARS_MAX + 1)
+        ],
+        coerce=int,
+        required=False,
+        empty_value=DEPRECIATION_YEARS_DEFAULT,
+        initial=DEPRECIATION_YEARS_DEFAULT,
+        label=_label(Cluster, "depreciation_years"),
+        help_text=_("Straight-line depreciation over 5 to 7 years."),
+    )
+
     # Inputs whose change refreshes the live rating (htmx).
     RATING_FIELDS = ("gpu_model", "gpus_per_server", "server_count", "price_per_p_year")
 
@@ -264,6 +297,8 @@ class ClusterForm(forms.Form):
             "available_until": cluster.available_until,
             "sla_uptime_percent": _plain(cluster.sla_uptime_percent),
             "description": cluster.description,
+            "server_cost_per_server": _plain(cluster.server_cost_per_server),
+            "depreciation_years": cluster.depreciation_years,
         }
         return cls(data, initial=initial, today=today)
 

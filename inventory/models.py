@@ -15,6 +15,8 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organization
 from accounts.money import (
+    MONEY_DECIMAL_PLACES,
+    MONEY_MAX_DIGITS,
     RATE_DECIMAL_PLACES,
     RATE_MAX_DIGITS,
     TFLOPS_DECIMAL_PLACES,
@@ -90,6 +92,12 @@ class ClusterStatus(models.TextChoices):
     DELISTED = "delisted", _("Delisted")  # withdrawn from new business; bookings stay
 
 
+# Providers depreciate servers straight-line over 5-7 years (DOMAIN.md, provider economics).
+DEPRECIATION_YEARS_MIN = 5
+DEPRECIATION_YEARS_MAX = 7
+DEPRECIATION_YEARS_DEFAULT = 5
+
+
 def price_per_server_year(*, rated_p_per_server: Decimal, price_per_p_year: Decimal) -> Decimal:
     """What one server rents for a year at a price per P per year (exact; round for display)."""
     return rated_p_per_server * price_per_p_year
@@ -132,6 +140,21 @@ class Cluster(models.Model):
         _("status"), max_length=16, choices=ClusterStatus.choices, default=ClusterStatus.DRAFT
     )
     description = models.TextField(_("description"), blank=True)
+    # The provider's own economics, for its payback view (never shown to customers): what one
+    # server with its share of the networking cost, and over how many years it is depreciated.
+    server_cost_per_server = models.DecimalField(
+        _("cost per server (¥)"),
+        max_digits=MONEY_MAX_DIGITS,
+        decimal_places=MONEY_DECIMAL_PLACES,
+        null=True,
+        blank=True,
+        help_text=_("What one server cost with its networking; only you see it."),
+    )
+    depreciation_years = models.PositiveSmallIntegerField(
+        _("depreciation life (years)"),
+        default=DEPRECIATION_YEARS_DEFAULT,
+        help_text=_("Straight-line depreciation over 5 to 7 years."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -156,6 +179,15 @@ class Cluster(models.Model):
             models.CheckConstraint(
                 condition=Q(sla_uptime_percent__gt=0) & Q(sla_uptime_percent__lte=100),
                 name="cluster_sla_percent_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(depreciation_years__gte=DEPRECIATION_YEARS_MIN)
+                & Q(depreciation_years__lte=DEPRECIATION_YEARS_MAX),
+                name="cluster_depreciation_5_to_7_years",
+            ),
+            models.CheckConstraint(
+                condition=Q(server_cost_per_server__isnull=True) | Q(server_cost_per_server__gt=0),
+                name="cluster_server_cost_gt_0",
             ),
         ]
 

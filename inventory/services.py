@@ -24,6 +24,9 @@ from accounts.models import Organization, User
 from inventory.capacity import Usage, usage_steps
 from inventory.errors import CapacityUnavailable, ClusterStatusChangeRefused, OutageLocked
 from inventory.models import (
+    DEPRECIATION_YEARS_DEFAULT,
+    DEPRECIATION_YEARS_MAX,
+    DEPRECIATION_YEARS_MIN,
     Allocation,
     AllocationKind,
     Cluster,
@@ -66,6 +69,8 @@ CLUSTER_EDITABLE_FIELDS = {
     "sla_uptime_percent",
     "status",
     "description",
+    "server_cost_per_server",
+    "depreciation_years",
 }
 
 
@@ -87,6 +92,20 @@ def _check_window(available_from: date, available_until: date | None) -> None:
         raise InvalidInput("available_until", _("Must be after the first available day."))
 
 
+def _check_economics(changes: dict) -> None:
+    """The provider's own figures for its payback view: a positive cost, a 5-7 year life."""
+    cost = changes.get("server_cost_per_server")
+    if cost is not None and cost <= 0:
+        raise InvalidInput("server_cost_per_server", _("Must be more than 0."))
+    years = changes.get("depreciation_years", DEPRECIATION_YEARS_DEFAULT)
+    if not DEPRECIATION_YEARS_MIN <= years <= DEPRECIATION_YEARS_MAX:
+        raise InvalidInput(
+            "depreciation_years",
+            _("Between %(min)s and %(max)s years.")
+            % {"min": DEPRECIATION_YEARS_MIN, "max": DEPRECIATION_YEARS_MAX},
+        )
+
+
 @transaction.atomic
 def cluster_create(
     *,
@@ -105,10 +124,15 @@ def cluster_create(
     sla_uptime_percent: Decimal = Decimal("99.9"),
     status: str = ClusterStatus.DRAFT,
     description: str = "",
+    server_cost_per_server: Decimal | None = None,
+    depreciation_years: int = DEPRECIATION_YEARS_DEFAULT,
 ) -> Cluster:
     if not provider.is_provider:
         raise PermissionDeniedError(_("Only provider organisations list clusters."))
     _check_window(available_from, available_until)
+    _check_economics(
+        {"server_cost_per_server": server_cost_per_server, "depreciation_years": depreciation_years}
+    )
     cluster = Cluster.objects.create(
         provider=provider,
         name=name,
@@ -125,6 +149,8 @@ def cluster_create(
         sla_uptime_percent=sla_uptime_percent,
         status=status,
         description=description,
+        server_cost_per_server=server_cost_per_server,
+        depreciation_years=depreciation_years,
     )
     sla_tiers_create_defaults(cluster=cluster)
     return cluster
@@ -138,6 +164,7 @@ def cluster_update(*, cluster: Cluster, changes: dict, now: datetime | None = No
     unknown = set(changes) - CLUSTER_EDITABLE_FIELDS
     if unknown:
         raise InvalidInput(sorted(unknown)[0], _("This field cannot be changed."))
+    _check_economics(changes)
     now = now or timezone.now()
     with transaction.atomic():
         locked = Cluster.objects.select_for_update().get(pk=cluster.pk)

@@ -11,7 +11,10 @@ from billing.demo import (
     seed_billing,
     seed_fapiao_and_payouts,
     seed_mid_month_contract,
+    seed_overdue_invoice,
+    seed_paid_month,
     seed_refund_and_dispute,
+    seed_unknown_payment,
 )
 from inventory.demo import seed_inventory
 from marketplace.demo import seed_market
@@ -32,9 +35,13 @@ class Command(BaseCommand):
         market = seed_market(accounts)
         mid_month = seed_mid_month_contract(accounts)
         contracts = [*market.contracts, *([mid_month] if mid_month else [])]
+        seed_overdue_invoice(mid_month)
         billing = seed_billing(contracts)
         disputes = seed_refund_and_dispute(accounts, mid_month)
-        paid = seed_fapiao_and_payouts(accounts, billing.invoices)
+        running = market.contracts[0] if market.contracts else None
+        seed_paid_month(running, admin=accounts.admin)
+        seed_unknown_payment(mid_month)
+        paid = seed_fapiao_and_payouts(accounts)
         self.stdout.write(
             f"Clusters: {len(inventory.clusters)} listed or drafted by {accounts.provider}."
         )
@@ -45,6 +52,7 @@ class Command(BaseCommand):
                 f"({contract.status})."
             )
         for invoice in billing.invoices:
+            invoice.refresh_from_db()
             self.stdout.write(
                 f"Invoice {invoice.number}: {invoice.period_start} to {invoice.period_end}, "
                 f"CNY {invoice.total:,} ({invoice.status}, due {invoice.due_date})."
