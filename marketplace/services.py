@@ -25,8 +25,8 @@ from accounts.models import Organization, User
 from inventory import services as inventory
 from inventory.errors import CapacityUnavailable
 from inventory.models import Allocation, AllocationKind, Cluster, GpuModel, Region
-from inventory.selectors import marketable_clusters
-from marketplace import matching, sizing
+from inventory.selectors import marketable_clusters, uptime_by_cluster_id
+from marketplace import matching, resale, sizing
 from marketplace.eligibility import (
     REASON_TITLES,
     ClusterFacts,
@@ -43,6 +43,7 @@ from marketplace.models import (
     CapacityRequest,
     Contract,
     ContractEvent,
+    ContractKind,
     ContractLine,
     ContractStatus,
     MarketSettings,
@@ -50,8 +51,15 @@ from marketplace.models import (
     QuoteLine,
     QuoteStatus,
     RequestStatus,
+    ResaleListing,
 )
 from marketplace.pricing import PricedLine, price_quote
+from marketplace.resale_selectors import (
+    ResaleCandidate,
+    candidate_id,
+    listing_of_candidate,
+    resale_candidates,
+)
 from marketplace.selectors import (
     cluster_facts,
     display_names,
@@ -406,8 +414,20 @@ def _quotes_generate_once(
             # bound existed) is never quoted: its totals could overflow and fail the whole run.
             and fact.price_per_p_year <= limits.MAX_PRICE_PER_P_YEAR
         ]
+        resold = _resale_offers(spec, locked, now)
+        candidates += [
+            matching.Candidate(
+                cluster_id=candidate_id(offer.listing_id),
+                free_servers=offer.free_servers,
+                p_per_server=offer.facts.p_per_server,
+                price_per_p_year=offer.facts.price_per_p_year,
+                uptime=uptime,
+            )
+            for offer, uptime in resold
+        ]
         offers = matching.match(_demand(locked), candidates, limit=settings.QUOTES_PER_REQUEST)
         by_id = {fact.cluster_id: fact for fact in facts}
+        by_id.update({candidate_id(offer.listing_id): offer.facts for offer, _ in resold})
         expires_at = now + timedelta(minutes=settings.QUOTE_VALIDITY_MINUTES)
         quotes = [
             _quote_create(locked, rank, offer, by_id, expires_at)
@@ -416,6 +436,8 @@ def _quotes_generate_once(
         held: dict[int, int] = {}
         for offer in offers:
             for allocation in offer.allocations:
+                if listing_of_candidate(allocation.cluster_id) is not None:
+                    continue  # resale capacity is the reseller's booking: checked on accepting
                 held[allocation.cluster_id] = max(
                     held.get(allocation.cluster_id, 0), allocation.servers
                 )
@@ -434,6 +456,24 @@ def _quotes_generate_once(
         return MatchResult(quotes=quotes, rejections=_rejections(facts, spec, used))
 
 
+def _resale_offers(
+    spec: RequestSpec, capacity_request: CapacityRequest, now: datetime
+) -> list[tuple[ResaleCandidate, Decimal]]:
+    """Open resale listings passing the same rules as provider clusters, with the measured
+    uptime of their underlying clusters. Three queries, whatever the number of listings."""
+    offers = [
+        offer
+        for offer in resale_candidates(spec, exclude_customer_id=capacity_request.customer_id)
+        if offer.free_servers > 0
+        and not static_reason_codes(spec, offer.facts)
+        and not capacity_reason_codes(spec, offer.facts)
+    ]
+    if not offers:
+        return []
+    uptime = uptime_by_cluster_id({o.cluster_id: o.server_count for o in offers}, now=now)
+    return [(offer, uptime.get(offer.cluster_id, Decimal(100))) for offer in offers]
+
+
 def _quote_create(
     capacity_request: CapacityRequest,
     rank: int,
@@ -443,13 +483,14 @@ def _quote_create(
 ) -> Quote:
     lines = [
         PricedLine(
-            cluster_id=allocation.cluster_id,
+            cluster_id=facts[allocation.cluster_id].cluster_id,
             servers=allocation.servers,
             p=allocation.p,
             price_per_p_year=facts[allocation.cluster_id].price_per_p_year,
         )
         for allocation in offer.allocations
     ]
+    listings = [listing_of_candidate(allocation.cluster_id) for allocation in offer.allocations]
     price = price_quote(lines, term_months=capacity_request.term_months, vat_rate=settings.VAT_RATE)
     quote = Quote.objects.create(
         request=capacity_request,
@@ -471,8 +512,9 @@ def _quote_create(
             servers=line.servers,
             p=line.p,
             price_per_p_year=line.price_per_p_year,
+            resale_listing_id=listing_id,
         )
-        for line in lines
+        for line, listing_id in zip(lines, listings, strict=True)
     )
     return quote
 
@@ -523,35 +565,46 @@ def quote_accept(*, quote: Quote, by: User, now: datetime | None = None) -> Cont
         inventory.clusters_lock(cluster_ids=[*hold_clusters, *(line.cluster_id for line in lines)])
         expired = locked.expires_at <= now
         if expired:
-            _check_price_not_raised(lines)
-        contract = Contract.objects.create(
-            customer=capacity_request.customer,
-            request=capacity_request,
-            quote=locked,
-            start_date=capacity_request.start_date,
-            end_date=capacity_request.end_date,
-            term_months=capacity_request.term_months,
-            total_p=locked.total_p,
-            price_per_p_year=locked.price_per_p_year,
-            annual_price=locked.annual_price,
-            total_price=locked.total_price,
-            vat_rate=locked.vat_rate,
-            currency=locked.currency,
-            signed_by=by,
-        )
+            _check_price_not_raised([line for line in lines if line.resale_listing_id is None])
+        groups = _seller_groups(lines)
+        contracts = [
+            _contract_sign(
+                capacity_request,
+                locked if index == 0 else None,
+                group_lines,
+                parent,
+                by,
+                whole_quote=len(groups) == 1,
+            )
+            for index, (parent, group_lines) in enumerate(groups)
+        ]
         inventory.capacity_release(reference=_hold_reference(capacity_request))
         try:
-            inventory.capacity_reserve_many(
-                requests=[
-                    inventory.ReservationRequest(
-                        line.cluster_id, line.servers, contract.start_date, contract.end_date
+            for contract, (parent, group_lines) in zip(contracts, groups, strict=True):
+                if parent is None:
+                    inventory.capacity_reserve_many(
+                        requests=[
+                            inventory.ReservationRequest(
+                                line.cluster_id,
+                                line.servers,
+                                contract.start_date,
+                                contract.end_date,
+                            )
+                            for line in group_lines
+                        ],
+                        kind=AllocationKind.BOOKING,
+                        reference=contract.booking_reference,
+                        now=now,
                     )
-                    for line in lines
-                ],
-                kind=AllocationKind.BOOKING,
-                reference=contract.booking_reference,
-                now=now,
-            )
+                    continue
+                for line in group_lines:
+                    resale.resale_sell(
+                        listing_id=line.resale_listing_id,
+                        servers=line.servers,
+                        start=contract.start_date,
+                        end=contract.end_date,
+                        buyer=contract,
+                    )
         except CapacityUnavailable as exc:
             raise QuoteExpired(
                 gettext(
@@ -559,29 +612,10 @@ def quote_accept(*, quote: Quote, by: User, now: datetime | None = None) -> Cont
                 ),
                 details={"non_field_errors": [exc.message]},
             ) from exc
-        providers = dict(
-            Cluster.objects.filter(pk__in=[line.cluster_id for line in lines]).values_list(
-                "pk", "provider_id"
-            )
-        )
-        ContractLine.objects.bulk_create(
-            ContractLine(
-                contract=contract,
-                cluster_id=line.cluster_id,
-                provider_id=providers[line.cluster_id],
-                servers=line.servers,
-                p=line.p,
-                price_per_p_year=line.price_per_p_year,
-            )
-            for line in lines
-        )
-        ContractEvent.objects.create(
-            contract=contract,
-            from_status="",
-            to_status=ContractStatus.PENDING_APPROVAL,
-            actor=by,
-            reason=f"Signed from quote {locked.pk}.",
-        )
+        sold = [line.resale_listing_id for line in lines if line.resale_listing_id is not None]
+        if sold:
+            inventory.usage_steps_rebuild(cluster_ids=[line.cluster_id for line in lines])
+            resale.resale_listing_refresh(listing_ids=sold)
         locked.status = QuoteStatus.ACCEPTED
         locked.save(update_fields=["status"])
         Quote.objects.filter(request=capacity_request, status=QuoteStatus.OPEN).update(
@@ -590,12 +624,112 @@ def quote_accept(*, quote: Quote, by: User, now: datetime | None = None) -> Cont
         capacity_request.status = RequestStatus.BOOKED
         capacity_request.save(update_fields=["status"])
         if MarketSettings.load().auto_approve_contracts:
-            contract = contract_transition(
-                contract=contract,
-                to=ContractStatus.APPROVED,
-                actor_label="auto-approval",
-                reason="Auto-approval is enabled.",
-            )
+            contracts = [
+                contract_transition(
+                    contract=contract,
+                    to=ContractStatus.APPROVED,
+                    actor_label="auto-approval",
+                    reason="Auto-approval is enabled.",
+                )
+                for contract in contracts
+            ]
+    return contracts[0]
+
+
+def _seller_groups(lines: Sequence[QuoteLine]) -> list[tuple[Contract | None, list[QuoteLine]]]:
+    """The quote's lines by seller: provider capacity first (parent None), then the resale
+    lines of each parent contract. Each group becomes one contract."""
+    listing_ids = [line.resale_listing_id for line in lines if line.resale_listing_id]
+    parents = {
+        listing.pk: listing.contract
+        for listing in ResaleListing.objects.filter(pk__in=listing_ids).select_related("contract")
+    }
+    groups: dict[int, tuple[Contract | None, list[QuoteLine]]] = {}
+    for line in lines:
+        parent = parents[line.resale_listing_id] if line.resale_listing_id else None
+        key = parent.pk if parent is not None else 0
+        groups.setdefault(key, (parent, []))[1].append(line)
+    return [groups[key] for key in sorted(groups)]
+
+
+def _contract_sign(
+    capacity_request: CapacityRequest,
+    quote: Quote | None,
+    lines: list[QuoteLine],
+    parent: Contract | None,
+    by: User,
+    *,
+    whole_quote: bool,
+) -> Contract:
+    """One contract for one seller's lines of an accepted quote, with its lines and history.
+
+    A quote covering one seller keeps its frozen totals; a quote mixing sellers is priced per
+    seller (the same rounding, once per contract)."""
+    if whole_quote:
+        assert quote is not None  # nosec B101 # the first group always carries the quote
+        totals = {
+            "total_p": quote.total_p,
+            "price_per_p_year": quote.price_per_p_year,
+            "annual_price": quote.annual_price,
+            "total_price": quote.total_price,
+            "vat_rate": quote.vat_rate,
+            "currency": quote.currency,
+        }
+    else:
+        price = price_quote(
+            [
+                PricedLine(line.cluster_id, line.servers, line.p, line.price_per_p_year)
+                for line in lines
+            ],
+            term_months=capacity_request.term_months,
+            vat_rate=settings.VAT_RATE,
+        )
+        totals = {
+            "total_p": price.total_p,
+            "price_per_p_year": price.price_per_p_year,
+            "annual_price": price.annual_price,
+            "total_price": price.total_price,
+            "vat_rate": settings.VAT_RATE,
+            "currency": settings.CURRENCY,
+        }
+    quote_id = quote.pk if quote is not None else lines[0].quote_id
+    contract = Contract.objects.create(
+        customer=capacity_request.customer,
+        request=capacity_request,
+        quote=quote,
+        kind=ContractKind.PRIMARY if parent is None else ContractKind.RESALE,
+        parent_contract=parent,
+        start_date=capacity_request.start_date,
+        end_date=capacity_request.end_date,
+        term_months=capacity_request.term_months,
+        signed_by=by,
+        **totals,
+    )
+    providers = dict(
+        Cluster.objects.filter(pk__in=[line.cluster_id for line in lines]).values_list(
+            "pk", "provider_id"
+        )
+    )
+    ContractLine.objects.bulk_create(
+        ContractLine(
+            contract=contract,
+            cluster_id=line.cluster_id,
+            # The seller: the cluster's provider, or the reseller for resale capacity.
+            provider_id=providers[line.cluster_id] if parent is None else parent.customer_id,
+            servers=line.servers,
+            p=line.p,
+            price_per_p_year=line.price_per_p_year,
+            resale_listing_id=line.resale_listing_id,
+        )
+        for line in lines
+    )
+    ContractEvent.objects.create(
+        contract=contract,
+        from_status="",
+        to_status=ContractStatus.PENDING_APPROVAL,
+        actor=by,
+        reason=f"Signed from quote {quote_id}.",
+    )
     return contract
 
 
@@ -699,6 +833,7 @@ def contract_cancel(
             contract=contract, to=ContractStatus.CANCELLED, by=by, reason=reason
         )
         inventory.capacity_release(reference=contract.booking_reference)
+        resale.resale_end_with_parent(parent=contract, effective=contract.start_date)
     return contract
 
 
@@ -754,6 +889,7 @@ def contract_terminate(
             changes={"termination_date": effective_date, "termination_reason": reason},
         )
         inventory.allocations_truncate(reference=contract.booking_reference, end=effective_date)
+        resale.resale_end_with_parent(parent=contract, effective=effective_date)
     return contract
 
 

@@ -21,6 +21,7 @@ from marketplace.models import (
     InterconnectRequirement,
     Quote,
     QuoteLine,
+    ResaleListing,
 )
 from marketplace.selectors import contract_view
 
@@ -121,6 +122,16 @@ class QuoteLineSerializer(serializers.ModelSerializer):
     provider = serializers.CharField(source="cluster.provider.name")
     region = serializers.CharField(source="cluster.region.code")
     gpu_model = serializers.CharField(source="cluster.gpu_model.code")
+    interconnect = serializers.CharField(source="cluster.interconnect")
+    sla_uptime_percent = serializers.DecimalField(
+        source="cluster.sla_uptime_percent", max_digits=6, decimal_places=3
+    )
+    resale_until = serializers.DateField(
+        source="resale_listing.end",
+        allow_null=True,
+        default=None,
+        help_text="For resale capacity: the last day (exclusive) the reseller holds it.",
+    )
 
     class Meta:
         model = QuoteLine
@@ -130,10 +141,20 @@ class QuoteLineSerializer(serializers.ModelSerializer):
             "provider",
             "region",
             "gpu_model",
+            "interconnect",
+            "sla_uptime_percent",
             "servers",
             "p",
             "price_per_p_year",
+            "resale_listing",
+            "resale_until",
         ]
+
+    def to_representation(self, line: QuoteLine) -> dict:
+        data = super().to_representation(line)
+        if line.resale_listing_id is None:
+            data["resale_until"] = None
+        return data
 
 
 class QuoteSerializer(serializers.ModelSerializer):
@@ -183,7 +204,15 @@ class ContractLineSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ContractLine
-        fields = ["cluster", "cluster_name", "provider", "servers", "p", "price_per_p_year"]
+        fields = [
+            "cluster",
+            "cluster_name",
+            "provider",
+            "servers",
+            "p",
+            "price_per_p_year",
+            "resale_listing",
+        ]
 
 
 class ContractEventSerializer(serializers.ModelSerializer):
@@ -212,6 +241,8 @@ class ContractSerializer(serializers.ModelSerializer):
             "customer",
             "customer_name",
             "quote",
+            "kind",
+            "parent_contract",
             "start_date",
             "end_date",
             "term_months",
@@ -240,6 +271,35 @@ class ContractSerializer(serializers.ModelSerializer):
             for name in ("total_p", "price_per_p_year", "annual_price", "total_price"):
                 data[name] = None
         return data
+
+
+class ResaleListingCreateSerializer(serializers.Serializer):
+    cluster = serializers.IntegerField(min_value=1)
+    servers = serializers.IntegerField(min_value=1, max_value=limits.MAX_SERVERS_PER_REQUEST)
+    start = HorizonDateField()
+    end = HorizonDateField()
+    price_per_p_year = price_field()
+    min_term_months = serializers.IntegerField(
+        min_value=limits.MIN_TERM_MONTHS, max_value=limits.MAX_TERM_MONTHS, default=1
+    )
+
+
+class ResaleListingSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ResaleListing
+        fields = [
+            "id",
+            "contract",
+            "cluster",
+            "servers",
+            "start",
+            "end",
+            "price_per_p_year",
+            "min_term_months",
+            "status",
+            "sold_servers",
+            "created_at",
+        ]
 
 
 class TerminateSerializer(serializers.Serializer):

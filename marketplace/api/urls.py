@@ -7,6 +7,7 @@ router = SimpleRouter()
 router.register("capacity-requests", views.CapacityRequestViewSet, basename="capacity-request")
 router.register("quotes", views.QuoteViewSet, basename="quote")
 router.register("contracts", views.ContractViewSet, basename="contract")
+router.register("resale-listings", views.ResaleListingViewSet, basename="resale-listing")
 
 urlpatterns = [
     path("market/", views.MarketView.as_view(), name="market"),

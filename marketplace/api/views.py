@@ -10,7 +10,8 @@ from accounts.api.input import ParseBodyFirstMixin
 from accounts.api.permissions import IsCustomer, IsPlatformAdmin
 from accounts.errors import InvalidInput, PermissionDeniedError
 from accounts.selectors import organization_of
-from marketplace import selectors, services
+from inventory.models import Cluster
+from marketplace import resale, resale_selectors, selectors, services
 from marketplace.api.serializers import (
     CapacityRequestCreateSerializer,
     CapacityRequestSerializer,
@@ -20,6 +21,8 @@ from marketplace.api.serializers import (
     QuotesResultSerializer,
     ReasonSerializer,
     RejectedClusterSerializer,
+    ResaleListingCreateSerializer,
+    ResaleListingSerializer,
     SizingRequestSerializer,
     SizingResultSerializer,
     TerminateSerializer,
@@ -88,7 +91,10 @@ class CapacityRequestViewSet(
             selectors.quote_list(user=request.user)
             .filter(pk__in=[quote.pk for quote in result.quotes])
             .prefetch_related(
-                "lines__cluster__provider", "lines__cluster__region", "lines__cluster__gpu_model"
+                "lines__cluster__provider",
+                "lines__cluster__region",
+                "lines__cluster__gpu_model",
+                "lines__resale_listing",
             )
         )
         payload = {
@@ -124,7 +130,10 @@ class QuoteViewSet(
 
     def get_queryset(self):
         return selectors.quote_list(user=self.request.user).prefetch_related(
-            "lines__cluster__provider", "lines__cluster__region", "lines__cluster__gpu_model"
+            "lines__cluster__provider",
+            "lines__cluster__region",
+            "lines__cluster__gpu_model",
+            "lines__resale_listing",
         )
 
     @extend_schema(request=None, responses={201: ContractSerializer})
@@ -200,6 +209,50 @@ class ContractViewSet(
                 **serializer.validated_data,
             )
         )
+
+    @extend_schema(
+        request=ResaleListingCreateSerializer,
+        responses={
+            201: ResaleListingSerializer,
+            400: None,
+            403: None,
+            404: None,
+            409: None,
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="resale-listings")
+    @idempotent
+    def resale_listings(self, request, pk=None):
+        """List some of the contract's servers on one cluster for resale (its customer only).
+        Honours ``Idempotency-Key``."""
+        contract = self.get_object()
+        serializer = ResaleListingCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        cluster = Cluster.objects.filter(pk=data.pop("cluster")).first()
+        if cluster is None:
+            raise InvalidInput("cluster", "The contract holds no servers on this cluster.")
+        listing = resale.resale_list(contract=contract, by=request.user, cluster=cluster, **data)
+        return Response(ResaleListingSerializer(listing).data, status=status.HTTP_201_CREATED)
+
+
+class ResaleListingViewSet(
+    ParseBodyFirstMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Resale listings: the reseller sees its own, admins all."""
+
+    serializer_class = ResaleListingSerializer
+    filterset_fields = ["status", "contract"]
+
+    def get_queryset(self):
+        return resale_selectors.resale_listing_list(user=self.request.user)
+
+    @extend_schema(request=None, responses={200: ResaleListingSerializer, 404: None, 409: None})
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request, pk=None):
+        """Take back the unsold part of the listing."""
+        listing = resale.resale_withdraw(listing=self.get_object(), by=request.user)
+        return Response(ResaleListingSerializer(listing).data)
 
 
 class MarketView(ParseBodyFirstMixin, APIView):
