@@ -251,20 +251,24 @@ def resale_end_with_parent(
     for child in children:
         if effective >= effective_end(child):
             continue
-        if child.start_date >= effective or child.status == "pending_approval":
+        not_started = child.status == "pending_approval" or (
+            child.status == "approved" and child.start_date >= effective
+        )
+        if not_started:
             child = contract_transition(
                 contract=child, to="cancelled", actor_label="resale:parent-ended", reason=reason
             )
             inventory.capacity_release(reference=child.booking_reference)
         else:
+            end = max(effective, child.start_date)
             child = contract_transition(
                 contract=child,
                 to="terminated",
                 actor_label="resale:parent-ended",
                 reason=reason,
-                changes={"termination_date": effective, "termination_reason": reason},
+                changes={"termination_date": end, "termination_reason": reason},
             )
-            inventory.allocations_truncate(reference=child.booking_reference, end=effective)
+            inventory.allocations_truncate(reference=child.booking_reference, end=end)
         resale_end_with_parent(parent=child, effective=effective, now=now)
         ended.append(child)
     resale_listing_refresh(listing_ids=cut)

@@ -6,7 +6,7 @@ from inventory.capacity import Usage, peak_usage
 from inventory.models import Allocation, AllocationKind
 from marketplace import services
 from marketplace.models import Contract, ContractStatus
-from marketplace.terms import contract_end_date
+from marketplace.terms import months_after
 from tests.factories import ClusterFactory, OrganizationFactory, capacity_request, member_of
 
 
@@ -55,4 +55,4 @@ def booked(reference: str, at: date) -> int:
 
 
 def months_later(start: date, months: int) -> date:
-    return contract_end_date(start, months)
+    return months_after(start, months)
