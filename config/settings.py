@@ -333,6 +333,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # The daily billing run, in order: invoice chunks (a group), then settlements, overdue
     # marking, flags, payouts, collection and dunning (a chord and a chain); after midnight.
     "billing-run-day": {"task": "billing.run_day", "schedule": crontab(hour=0, minute=30)},
+    # The public compute price index of the day, late enough to see the day's contracts.
+    "record-price-index": {
+        "task": "marketplace.record_price_index",
+        "schedule": crontab(hour=23, minute=50),
+    },
 }
 
 # --- Domain settings ------------------------------------------------------------------------

@@ -446,3 +446,7 @@ class MarketSettings(models.Model):
     @classmethod
     def load(cls) -> "MarketSettings":
         return cls.objects.get_or_create(pk=1)[0]
+
+
+# Registered with the app here; defined apart to keep this module short.
+from marketplace.index_models import MarketIndexDay  # noqa: E402, F401

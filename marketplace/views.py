@@ -3,6 +3,7 @@ contracts. Thin: a form validates, one service writes, one selector reads; domai
 messages or field errors in the reader's language."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -17,11 +18,12 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_POST
 
-from accounts import limits
+from accounts import charts, limits
 from accounts.errors import DomainError, InvalidInput, PermissionDeniedError
+from accounts.formatting import format_rate
 from accounts.selectors import is_platform_admin, organization_of
 from inventory.selectors import clusters_by_ids
-from marketplace import documents, selectors, services, sizing
+from marketplace import documents, index, selectors, services, sizing
 from marketplace.eligibility import Reason
 from marketplace.forms import (
     CapacityRequestForm,
@@ -56,8 +58,38 @@ def home(request: HttpRequest) -> HttpResponse:
             "references": selectors.reference_figures(),
             "search_form": MarketSearchForm(auto_id="search_%s"),
             "organization": organization_of(request.user),
+            "index_charts": _index_charts(names),
+            "index_window_days": index.WINDOW_DAYS,
+            "index_min_organizations": index.MIN_ORGANIZATIONS,
         },
     )
+
+
+INDEX_CHART_DAYS = 365
+
+
+def _index_charts(names) -> list:
+    """One line chart per GPU model: its price index over the last year (one query)."""
+    since = timezone.localdate() - timedelta(days=INDEX_CHART_DAYS)
+    points: dict[str, list] = {}
+    for row in index.index_history(since=since):
+        points.setdefault(row.gpu_model.code, []).append((row.day, row.index_price_per_p_year))
+    return [
+        charts.line_chart(
+            series,
+            key=f"index-{code}",
+            title=gettext("%(gpu)s: price index per P per year") % {"gpu": names.gpu(code)},
+            description=gettext(
+                "P-weighted median price per P per year signed in the trailing 30 days."
+            ),
+            series_name=gettext("Index price per P per year"),
+            value_label=format_rate,
+            date_label=lambda day: date_format(day, "DATE_FORMAT"),
+            tick_label=lambda day: date_format(day, "M"),
+            empty_text=gettext("Too few organisations traded to show an index yet."),
+        )
+        for code, series in sorted(points.items())
+    ]
 
 
 # --- Sizing ---------------------------------------------------------------------------------

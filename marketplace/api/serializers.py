@@ -464,3 +464,32 @@ class SizingResultSerializer(serializers.Serializer):
     )
     options = SizingOptionSerializer(many=True)
     formulas = serializers.ListField(child=serializers.CharField())
+
+
+class MarketIndexQuerySerializer(serializers.Serializer):
+    gpu_model = CodeRelatedField(queryset=GpuModel.objects.all(), required=False)
+    region = CodeRelatedField(queryset=Region.objects.all(), required=False)
+    since = HorizonDateField(required=False)
+    until = HorizonDateField(required=False)
+
+    def validate(self, attrs):
+        since, until = attrs.get("since"), attrs.get("until")
+        if since and until and until < since:
+            raise serializers.ValidationError({"until": [gettext("Must not be before since.")]})
+        return attrs
+
+
+class MarketIndexRowSerializer(serializers.Serializer):
+    date = serializers.DateField(source="day")
+    gpu_model = serializers.CharField(source="gpu_model.code")
+    region = serializers.CharField(source="region.code", allow_null=True, default=None)
+    index_price_per_p_year = serializers.DecimalField(
+        max_digits=20, decimal_places=2, allow_null=True
+    )
+    trades = serializers.IntegerField()
+    organizations = serializers.IntegerField()
+    lowest_ask = serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True)
+    median_ask = serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True)
+    free_p_30d = serializers.DecimalField(max_digits=20, decimal_places=3)
+    free_p_90d = serializers.DecimalField(max_digits=20, decimal_places=3)
+    free_p_365d = serializers.DecimalField(max_digits=20, decimal_places=3)

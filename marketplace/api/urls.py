@@ -11,6 +11,7 @@ router.register("resale-listings", views.ResaleListingViewSet, basename="resale-
 
 urlpatterns = [
     path("market/", views.MarketView.as_view(), name="market"),
+    path("market/index/", views.MarketIndexView.as_view(), name="market-index"),
     path("sizing/", views.SizingView.as_view(), name="sizing"),
     *router.urls,
 ]

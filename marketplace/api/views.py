@@ -1,5 +1,12 @@
-from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+import csv
+import io
+from datetime import timedelta
+
+from django.http import HttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, renderers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -11,11 +18,13 @@ from accounts.api.permissions import IsCustomer, IsPlatformAdmin
 from accounts.errors import InvalidInput, PermissionDeniedError
 from accounts.selectors import organization_of
 from inventory.models import Cluster
-from marketplace import resale, resale_selectors, selectors, services
+from marketplace import index, resale, resale_selectors, selectors, services
 from marketplace.api.serializers import (
     CapacityRequestCreateSerializer,
     CapacityRequestSerializer,
     ContractSerializer,
+    MarketIndexQuerySerializer,
+    MarketIndexRowSerializer,
     MarketRowSerializer,
     QuoteSerializer,
     QuotesResultSerializer,
@@ -276,6 +285,72 @@ class MarketView(ParseBodyFirstMixin, APIView):
             for row in selectors.market_view()
         ]
         return Response(MarketRowSerializer(rows, many=True).data)
+
+
+class CSVRenderer(renderers.BaseRenderer):
+    """Lets ``?format=csv`` through content negotiation; the view writes the CSV itself."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data if isinstance(data, bytes | str) else str(data)
+
+
+INDEX_HISTORY_DAYS = 365
+INDEX_COLUMNS = (
+    "date",
+    "gpu_model",
+    "region",
+    "index_price_per_p_year",
+    "trades",
+    "organizations",
+    "lowest_ask",
+    "median_ask",
+    "free_p_30d",
+    "free_p_90d",
+    "free_p_365d",
+)
+
+
+class MarketIndexView(ParseBodyFirstMixin, APIView):
+    """The compute price index per GPU model (and region), day by day; ``?format=csv`` for a
+    CSV file. Anyone may read it. Without ``since``, the last 365 days."""
+
+    permission_classes = [AllowAny]
+    renderer_classes = [renderers.JSONRenderer, CSVRenderer]
+
+    @extend_schema(
+        parameters=[MarketIndexQuerySerializer],
+        responses={
+            200: MarketIndexRowSerializer(many=True),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV"),
+            400: None,
+        },
+    )
+    def get(self, request):
+        query = MarketIndexQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        filters = query.validated_data
+        since = filters.get("since") or timezone.localdate() - timedelta(days=INDEX_HISTORY_DAYS)
+        rows = index.index_history(
+            gpu_model=filters.get("gpu_model"),
+            region=filters.get("region"),
+            since=since,
+            until=filters.get("until"),
+        )
+        data = MarketIndexRowSerializer(rows, many=True).data
+        if request.accepted_renderer.format != "csv":
+            return Response(data)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(INDEX_COLUMNS)
+        for row in data:
+            writer.writerow(["" if row[c] is None else row[c] for c in INDEX_COLUMNS])
+        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="compute-price-index.csv"'
+        return response
 
 
 class SizingView(ParseBodyFirstMixin, APIView):
