@@ -246,3 +246,35 @@ def resale_candidates(
             )
         )
     return candidates
+
+
+# --- Pages ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ContractResale:
+    """What a contract has put on the secondary market and what it sold (its customer's view)."""
+
+    listings: list[ResaleListing]
+    sales: list[Contract]  # resale contracts of it, newest first
+    can_list: bool
+
+
+def contract_resale(contract: Contract, *, user: User) -> ContractResale | None:
+    """The contract's listings and sales, for its customer and admins (None for others)."""
+    organization = organization_of(user)
+    is_customer = organization is not None and organization.pk == contract.customer_id
+    if not (is_customer or is_platform_admin(user)):
+        return None
+    listings = list(
+        ResaleListing.objects.filter(contract=contract).select_related("cluster").order_by("start")
+    )
+    sales = list(
+        Contract.objects.filter(parent_contract=contract)
+        .select_related("customer")
+        .prefetch_related("lines")
+        .order_by("-created_at")
+    )
+    return ContractResale(
+        listings=listings,
+        sales=sales,
+        can_list=is_customer and contract.status in RESELLABLE_STATUSES,
+    )

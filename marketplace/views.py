@@ -33,6 +33,8 @@ from marketplace.forms import (
     TerminationForm,
 )
 from marketplace.models import CapacityRequest, ContractStatus, QuoteStatus, RequestStatus
+from marketplace.resale_forms import ResaleListingForm
+from marketplace.resale_selectors import contract_resale
 
 REQUESTS_PER_PAGE = 20
 CONTRACTS_PER_PAGE = 25
@@ -453,8 +455,13 @@ def contract_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _contract_page(request: HttpRequest, contract, *, form=None, status: int = 200):
+def contract_page(
+    request: HttpRequest, contract, *, form=None, resale_form=None, status: int = 200
+):
     view = selectors.contract_view(contract, user=request.user)
+    resale_view = contract_resale(contract, user=request.user)
+    if resale_form is None and resale_view is not None and resale_view.can_list:
+        resale_form = ResaleListingForm(contract=contract, auto_id="resale_%s")
     admin = is_platform_admin(request.user)
     can_end = contract.status in (ContractStatus.APPROVED, ContractStatus.ACTIVE)
     provider_viewer = not admin and not view.is_customer
@@ -471,9 +478,16 @@ def _contract_page(request: HttpRequest, contract, *, form=None, status: int = 2
             "can_approve": admin and contract.status == ContractStatus.PENDING_APPROVAL,
             "can_terminate": admin and can_end,
             "can_give_notice": provider_viewer and view.is_sole_provider and can_end,
-            "shared_contract": provider_viewer and not view.is_sole_provider and can_end,
+            "shared_contract": (
+                provider_viewer
+                and not view.is_sole_provider
+                and can_end
+                and contract.kind == "primary"
+            ),
             "earliest_notice": services.provider_notice_earliest(),
             "form": form or TerminationForm(),
+            "resale": resale_view,
+            "resale_form": resale_form,
         },
         status=status,
     )
@@ -482,7 +496,7 @@ def _contract_page(request: HttpRequest, contract, *, form=None, status: int = 2
 @login_required
 def contract_detail(request: HttpRequest, pk: int) -> HttpResponse:
     contract = get_object_or_404(selectors.contract_detail(user=request.user), pk=pk)
-    return _contract_page(request, contract)
+    return contract_page(request, contract)
 
 
 @login_required
@@ -550,4 +564,4 @@ def contract_terminate(request: HttpRequest, pk: int) -> HttpResponse:
                 },
             )
             return redirect("marketplace:contract-detail", pk=pk)
-    return _contract_page(request, contract, form=form, status=400)
+    return contract_page(request, contract, form=form, status=400)
