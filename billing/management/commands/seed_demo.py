@@ -10,6 +10,7 @@ from accounts.demo import DEMO_LOGINS, seed_accounts
 from billing.demo import seed_billing, seed_mid_month_contract
 from inventory.demo import seed_inventory
 from marketplace.demo import seed_market
+from marketplace.demo_resale import seed_resale
 
 
 class Command(BaseCommand):
@@ -25,6 +26,7 @@ class Command(BaseCommand):
         accounts = seed_accounts()
         inventory = seed_inventory(accounts)
         market = seed_market(accounts)
+        resold = seed_resale(accounts)
         mid_month = seed_mid_month_contract(accounts)
         contracts = [*market.contracts, *([mid_month] if mid_month else [])]
         billing = seed_billing(contracts)
@@ -41,6 +43,12 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Invoice {invoice.number}: {invoice.period_start} to {invoice.period_end}, "
                 f"CNY {invoice.total:,} ({invoice.status}, due {invoice.due_date})."
+            )
+        if resold.listing is not None:
+            self.stdout.write(
+                f"Resale listing {resold.listing.pk}: {resold.listing.servers} servers of "
+                f"contract {resold.listing.contract_id}, {resold.listing.sold_servers} sold"
+                + (f" (resale contract {resold.sale.pk})." if resold.sale else ".")
             )
         self.stdout.write(
             f"Open request {market.open_request.pk} with "
