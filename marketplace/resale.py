@@ -11,6 +11,8 @@ exceeds the cluster's servers.
 from datetime import date, datetime
 from decimal import Decimal
 
+from django.conf import settings
+from django.core import mail
 from django.db import transaction
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -33,6 +35,9 @@ from marketplace.resale_selectors import (
     sales_usages,
 )
 from marketplace.terms import contract_end_date
+
+# Who ends a resale contract when its parent ends (its history's actor).
+ENDED_BY_PARENT = "resale:parent-ended"
 
 
 class ResaleNotAllowed(DomainError):
@@ -256,7 +261,7 @@ def resale_end_with_parent(
         )
         if not_started:
             child = contract_transition(
-                contract=child, to="cancelled", actor_label="resale:parent-ended", reason=reason
+                contract=child, to="cancelled", actor_label=ENDED_BY_PARENT, reason=reason
             )
             inventory.capacity_release(reference=child.booking_reference)
         else:
@@ -264,12 +269,51 @@ def resale_end_with_parent(
             child = contract_transition(
                 contract=child,
                 to="terminated",
-                actor_label="resale:parent-ended",
+                actor_label=ENDED_BY_PARENT,
                 reason=reason,
                 changes={"termination_date": end, "termination_reason": reason},
             )
             inventory.allocations_truncate(reference=child.booking_reference, end=end)
         resale_end_with_parent(parent=child, effective=effective, now=now)
+        transaction.on_commit(lambda pk=child.pk: _enqueue_mail(pk))
         ended.append(child)
     resale_listing_refresh(listing_ids=cut)
     return ended
+
+
+def _enqueue_mail(contract_id: int) -> None:
+    from marketplace.tasks import mail_resale_ended  # tasks import this module
+
+    mail_resale_ended.delay(contract_id)
+
+
+def resale_ended_mail(*, contract_id: int) -> int:
+    """Mail the members of the buyer and of the reseller of a resale contract that ended with
+    its parent. Returns the number of mails sent (0 when it did not end that way)."""
+    contract = (
+        Contract.objects.filter(pk=contract_id, kind="resale")
+        .select_related("customer", "parent_contract__customer")
+        .first()
+    )
+    if contract is None or not contract.history.filter(actor_label=ENDED_BY_PARENT).exists():
+        return 0
+    sent = 0
+    for organization in (contract.customer, contract.parent_contract.customer):
+        emails = [
+            m.user.email for m in organization.memberships.select_related("user") if m.user.email
+        ]
+        if not emails:
+            continue
+        subject = gettext("Resale contract %(number)s has ended") % {"number": contract.pk}
+        body = gettext(
+            "Resale contract %(number)s is now %(status)s: the contract it resold, "
+            "%(parent)s, ended early on %(day)s. It is billed for the days served only."
+        ) % {
+            "number": contract.pk,
+            "status": contract.get_status_display(),
+            "parent": contract.parent_contract_id,
+            "day": _day(contract.termination_date or contract.start_date),
+        }
+        mail.send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, emails)
+        sent += 1
+    return sent

@@ -178,7 +178,9 @@ def test_a_split_request_mixes_provider_and_resale_capacity(setup):
     assert primary.quote_id == best.pk
 
 
-def test_parent_termination_ends_the_resale_prorated_and_both_are_told(setup, staff_user):
+def test_parent_termination_ends_the_resale_prorated_and_both_are_told(
+    setup, staff_user, django_capture_on_commit_callbacks, mailoutbox
+):
     cluster, _, user, contract = setup
     listing = _list(contract, user, cluster, servers=2)
     buyer_user, result = _buyer_quote(listing)
@@ -186,9 +188,17 @@ def test_parent_termination_ends_the_resale_prorated_and_both_are_told(setup, st
     Contract.objects.filter(pk=child.pk).update(status=ContractStatus.ACTIVE)
     Contract.objects.filter(pk=contract.pk).update(status=ContractStatus.ACTIVE)
     effective = months_later(listing.start, 1)
-    services.contract_terminate(
-        contract=contract, by=staff_user, reason="provider lost the site", effective_date=effective
+    with django_capture_on_commit_callbacks(execute=True):
+        services.contract_terminate(
+            contract=contract,
+            by=staff_user,
+            reason="provider lost the site",
+            effective_date=effective,
+        )
+    assert sorted(m.to[0].split("@")[0] for m in mailoutbox) == sorted(
+        [buyer_user.username, user.username]
     )
+    assert all(f"Resale contract {child.pk}" in m.subject for m in mailoutbox)
     child.refresh_from_db()
     assert child.status == ContractStatus.TERMINATED and child.termination_date == effective
     event = child.history.last()
