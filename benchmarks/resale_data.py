@@ -15,7 +15,7 @@ PER_CONTRACT = 10
 
 
 def build(rng: random.Random) -> None:
-    from django.db import transaction
+    from django.db import connection, transaction
 
     from accounts.models import Organization
     from inventory.models import Cluster
@@ -104,6 +104,8 @@ def build(rng: random.Random) -> None:
                 )
         ContractLine.objects.bulk_create(lines, batch_size=5000)
         ResaleListing.objects.bulk_create(listings, batch_size=5000)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")  # fresh statistics, as autovacuum would give a live database
 
 
 def set_listed(listed: bool) -> None:

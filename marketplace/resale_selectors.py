@@ -173,6 +173,7 @@ _RESALE_COLUMNS = (
     "cluster__gpus_per_server",
     "cluster__gpu_model__fp16_sparse_tflops",
     "cluster__server_count",
+    "sold_servers",
 )
 
 
@@ -181,8 +182,9 @@ def resale_candidates(
 ) -> list[ResaleCandidate]:
     """Open listings that could serve the request, with their servers free over its window.
 
-    Two queries whatever the number of listings: the listings passing the static rules, and
-    the sales of those listings overlapping the window. A customer never buys its own listing.
+    At most two queries whatever the number of listings: the listings passing the static rules,
+    and the sales overlapping the window of those that sold anything. A customer never buys its
+    own listing.
     """
     listings = ResaleListing.objects.filter(resale_conditions(spec))
     if exclude_customer_id is not None:
@@ -191,9 +193,11 @@ def resale_candidates(
     if not rows:
         return []
     sold: dict[int, list[Usage]] = {row[0]: [] for row in rows}
+    # Only listings that sold anything have sales to read (sold_servers is kept under the lock).
+    sold_ids = [row[0] for row in rows if row[-1] > 0]
     sales = ContractLine.objects.filter(
         _LIVE_SALE,
-        resale_listing__in=listings,
+        resale_listing_id__in=sold_ids,
         contract__start_date__lt=spec.end,
         contract__end_date__gt=spec.start,
     ).values_list(
@@ -203,7 +207,7 @@ def resale_candidates(
         "contract__end_date",
         "contract__termination_date",
     )
-    for listing_id, servers, start, end, terminated in sales:
+    for listing_id, servers, start, end, terminated in sales if sold_ids else ():
         if listing_id in sold:
             sold[listing_id].append(Usage(start, terminated or end, servers))
     candidates = []
@@ -221,6 +225,7 @@ def resale_candidates(
         gpus,
         sparse,
         server_count,
+        _,
     ) in rows:
         free = servers - peak_usage(sold[pk], start=spec.start, end=spec.end)
         facts = ClusterFacts(
