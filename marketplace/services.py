@@ -399,6 +399,10 @@ def _quotes_generate_once(
         _supersede_open_quotes(locked)
         spec = request_spec(capacity_request)
         facts, uptime = cluster_facts(spec, now=now)
+        resold = _resale_offers(spec, locked, now)
+        # A single-cluster demand may take one cluster's free servers and its resale listings
+        # together: candidates too small alone stay in when their cluster has resale capacity.
+        shared = {offer.cluster_id for offer, _ in resold}
         candidates = [  # facts are of clusters that pass every static rule
             matching.Candidate(
                 cluster_id=fact.cluster_id,
@@ -409,23 +413,27 @@ def _quotes_generate_once(
             )
             for fact in facts
             if (fact.free_servers or 0) > 0
-            and not capacity_reason_codes(spec, fact)
+            and _usable(spec, fact, combinable=fact.cluster_id in shared)
             # A listing priced beyond what the API accepts (written around it, e.g. before the
             # bound existed) is never quoted: its totals could overflow and fail the whole run.
             and fact.price_per_p_year <= limits.MAX_PRICE_PER_P_YEAR
         ]
-        resold = _resale_offers(spec, locked, now)
         candidates += [
             matching.Candidate(
                 cluster_id=candidate_id(offer.listing_id),
                 free_servers=offer.free_servers,
                 p_per_server=offer.facts.p_per_server,
                 price_per_p_year=offer.facts.price_per_p_year,
-                uptime=uptime,
+                uptime=offer_uptime,
             )
-            for offer, uptime in resold
+            for offer, offer_uptime in resold
         ]
-        offers = matching.match(_demand(locked), candidates, limit=settings.QUOTES_PER_REQUEST)
+        offers = matching.match(
+            _demand(locked),
+            candidates,
+            limit=settings.QUOTES_PER_REQUEST,
+            groups={candidate_id(offer.listing_id): offer.cluster_id for offer, _ in resold},
+        )
         by_id = {fact.cluster_id: fact for fact in facts}
         by_id.update({candidate_id(offer.listing_id): offer.facts for offer, _ in resold})
         expires_at = now + timedelta(minutes=settings.QUOTE_VALIDITY_MINUTES)
@@ -456,6 +464,14 @@ def _quotes_generate_once(
         return MatchResult(quotes=quotes, rejections=_rejections(facts, spec, used))
 
 
+def _usable(spec: RequestSpec, fact: ClusterFacts, *, combinable: bool) -> bool:
+    """Whether a candidate's free servers may serve the request: no capacity reason against
+    it, or (``combinable``: other capacity on the same cluster may add up) only that it is too
+    small for a single-cluster demand on its own."""
+    codes = capacity_reason_codes(spec, fact)
+    return not codes or (combinable and codes == [Reason.TOO_SMALL_FOR_SINGLE_CLUSTER])
+
+
 def _resale_offers(
     spec: RequestSpec, capacity_request: CapacityRequest, now: datetime
 ) -> list[tuple[ResaleCandidate, Decimal]]:
@@ -466,7 +482,7 @@ def _resale_offers(
         for offer in resale_candidates(spec, exclude_customer_id=capacity_request.customer_id)
         if offer.free_servers > 0
         and not static_reason_codes(spec, offer.facts)
-        and not capacity_reason_codes(spec, offer.facts)
+        and _usable(spec, offer.facts, combinable=True)
     ]
     if not offers:
         return []

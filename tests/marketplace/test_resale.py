@@ -232,3 +232,21 @@ def test_query_count_per_quote_does_not_grow_with_listings(setup, settings):
     few = queries_for_quote(1)
     many = queries_for_quote(3)
     assert few == many
+
+
+def test_a_single_cluster_request_takes_a_clusters_free_and_resold_servers_together():
+    cluster, _, user, contract = reseller_setup(cluster_servers=4, contract_servers=2)
+    listing = _list(contract, user, cluster, servers=2)
+    buyer_user, result = _buyer_quote(listing, servers=3, single_cluster=True)
+    best = result.quotes[0]
+    lines = sorted(best.lines.all(), key=lambda line: line.resale_listing_id or 0)
+    assert [(line.cluster_id, line.servers, line.resale_listing_id) for line in lines] == [
+        (cluster.pk, 1, None),
+        (cluster.pk, 2, listing.pk),
+    ]
+    primary = services.quote_accept(quote=best, by=buyer_user)
+    resold = Contract.objects.get(kind=ContractKind.RESALE)
+    assert booked(primary.booking_reference, listing.start) == 1
+    assert booked(resold.booking_reference, listing.start) == 2
+    assert booked(contract.booking_reference, listing.start) == 0
+    assert ledger_peak(cluster) == 3  # the reseller's 2, then the buyer's 3 in their place
