@@ -317,3 +317,34 @@ def resale_ended_mail(*, contract_id: int) -> int:
         mail.send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, emails)
         sent += 1
     return sent
+
+
+def resale_give_back(*, contract: Contract, since: date) -> int:
+    """A resale contract ended early on its own (cancelled or terminated while its parent
+    runs): the servers it no longer uses from ``since`` go back to the reseller's booking,
+    which still pays for them. Returns the allocation rows written."""
+    parent = contract.parent_contract
+    if contract.kind != "resale" or parent is None:
+        return 0
+    until = min(contract.end_date, effective_end(parent))
+    lines = [line for line in contract.lines.all() if line.resale_listing_id is not None]
+    rows = [
+        Allocation(
+            cluster_id=line.cluster_id,
+            kind=AllocationKind.BOOKING,
+            servers=line.servers,
+            start=max(since, contract.start_date),
+            end=until,
+            reference=parent.booking_reference,
+        )
+        for line in lines
+        if max(since, contract.start_date) < until
+    ]
+    if not rows:
+        return 0
+    with transaction.atomic():
+        inventory.clusters_lock(cluster_ids=[row.cluster_id for row in rows])
+        Allocation.objects.bulk_create(rows)
+        inventory.usage_steps_rebuild(cluster_ids=[row.cluster_id for row in rows])
+        resale_listing_refresh(listing_ids=[line.resale_listing_id for line in lines])
+    return len(rows)

@@ -849,6 +849,7 @@ def contract_cancel(
             contract=contract, to=ContractStatus.CANCELLED, by=by, reason=reason
         )
         inventory.capacity_release(reference=contract.booking_reference)
+        resale.resale_give_back(contract=contract, since=contract.start_date)
         resale.resale_end_with_parent(parent=contract, effective=contract.start_date)
     return contract
 
@@ -905,6 +906,7 @@ def contract_terminate(
             changes={"termination_date": effective_date, "termination_reason": reason},
         )
         inventory.allocations_truncate(reference=contract.booking_reference, end=effective_date)
+        resale.resale_give_back(contract=contract, since=effective_date)
         resale.resale_end_with_parent(parent=contract, effective=effective_date)
     return contract
 

@@ -2,7 +2,8 @@
 
 For each seed: a provider's cluster fully booked by a reseller, part of it listed and bought by
 another customer, an outage on the cluster during the resale and, sometimes, the reseller's
-contract terminated early (the resale ends with it). Every invoice is issued and paid; then:
+contract terminated early (the resale ends with it) or the resale alone (its servers go back
+to the reseller). Every invoice is issued and paid; then:
 every contract's rental charges add up to its price (or its prorated price), the reseller's
 proceeds are the buyer's payments less commission and the SLA credits withheld, and the
 provider's statement holds only the reseller's contract, as it would without any resale.
@@ -52,7 +53,7 @@ def _price(contract: Contract) -> Decimal:
     return sum((period.amount for period in contract_schedule(contract)), ZERO)
 
 
-@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("seed", range(12))
 def test_random_resale_chain_bills_and_pays_out_to_the_fen(seed, staff_user, settings):
     rng = random.Random(seed)
     provider = ProviderFactory(name=f"Provider {seed}")
@@ -107,13 +108,22 @@ def test_random_resale_chain_bills_and_pays_out_to_the_fen(seed, staff_user, set
         servers_affected=rng.randint(1, servers),
         description="fault",
     )
-    if rng.random() < 0.5:
+    ending = rng.random()
+    if ending < 0.5:
         effective = parent.start_date + timedelta(
             days=rng.randint(1, (parent.end_date - parent.start_date).days - 1)
         )
         services.contract_terminate(
             contract=parent, by=staff_user, reason="site lost", effective_date=effective
         )
+    elif ending < 0.75 and (child.end_date - child.start_date).days > 1:
+        effective = child.start_date + timedelta(
+            days=rng.randint(1, (child.end_date - child.start_date).days - 1)
+        )
+        services.contract_terminate(
+            contract=child, by=staff_user, reason="buyer left", effective_date=effective
+        )
+        assert ledger_peak(cluster) <= servers
     last_day = max(parent.end_date, child.end_date) + timedelta(days=40)
     invoices_issue_chunk(contract_ids=[parent.pk, child.pk], today=last_day)
     for invoice in Invoice.objects.filter(contract__in=[parent, child]).order_by("pk"):

@@ -99,13 +99,8 @@ def test_api_lists_shows_and_withdraws(setup, other_customer_user):
 
 def _buyer_quote(listing, *, servers=2, months=3, **fields):
     organization, user = buyer()
-    request = capacity_request(
-        organization,
-        servers=servers,
-        start_date=listing.start,
-        term_months=months,
-        **fields,
-    )
+    fields.setdefault("start_date", listing.start)
+    request = capacity_request(organization, servers=servers, term_months=months, **fields)
     return user, services.quotes_generate(capacity_request=request, by=user)
 
 
@@ -250,3 +245,25 @@ def test_a_single_cluster_request_takes_a_clusters_free_and_resold_servers_toget
     assert booked(resold.booking_reference, listing.start) == 2
     assert booked(contract.booking_reference, listing.start) == 0
     assert ledger_peak(cluster) == 3  # the reseller's 2, then the buyer's 3 in their place
+
+
+def test_a_resale_ended_on_its_own_gives_the_servers_back_to_the_reseller(setup, staff_user):
+    cluster, _, user, contract = setup
+    listing = _list(contract, user, cluster, servers=2)
+    buyer_user, result = _buyer_quote(listing, months=3)
+    child = services.contract_approve(
+        contract=services.quote_accept(quote=result.quotes[0], by=buyer_user), by=staff_user
+    )
+    effective = months_later(listing.start, 1)
+    services.contract_terminate(
+        contract=child, by=staff_user, reason="buyer defaulted", effective_date=effective
+    )
+    assert booked(child.booking_reference, effective) == 0
+    assert booked(contract.booking_reference, effective) == 4  # back with the reseller
+    assert booked(contract.booking_reference, listing.start) == 2
+    assert ledger_peak(cluster) == 4
+    contract.refresh_from_db()
+    assert contract.status == ContractStatus.APPROVED  # the reseller's contract runs on
+    # The months the buyer gave up can be sold again.
+    _, again = _buyer_quote(listing, months=2, start_date=effective)
+    assert again.quotes and again.quotes[0].lines.get().resale_listing_id == listing.pk
