@@ -63,3 +63,14 @@ def test_permission_matrix(world, who):
     response = client.post(f"/api/v1/resale-listings/{listing['id']}/withdraw/")
     assert response.status_code in ({withdraw, 403} if withdraw == 401 else {withdraw})
     assert client.get("/api/v1/market/index/").status_code == index
+
+
+def test_listing_honours_idempotency_key(world):
+    from marketplace.models import ResaleListing
+
+    url = f"/api/v1/contracts/{world['contract'].pk}/resale-listings/"
+    first = world["owner"].post(url, _body(world), format="json", HTTP_IDEMPOTENCY_KEY="list-1")
+    again = world["owner"].post(url, _body(world), format="json", HTTP_IDEMPOTENCY_KEY="list-1")
+    assert first.status_code == again.status_code == 201
+    assert first.json()["id"] == again.json()["id"]
+    assert ResaleListing.objects.count() == 1
