@@ -192,7 +192,9 @@ def resale_sell(
     listing can no longer supply them.
     """
     listing = (
-        ResaleListing.objects.select_for_update().select_related("contract").get(pk=listing_id)
+        ResaleListing.objects.select_for_update(of=("self",))
+        .select_related("contract")
+        .get(pk=listing_id)
     )
     parent = listing.contract
     if parent.status not in RESELLABLE_STATUSES or end > effective_end(parent):
@@ -217,13 +219,21 @@ def resale_sell(
 def resale_listing_refresh(*, listing_ids: list[int]) -> None:
     """Recompute sold servers and status of these listings from their sales."""
     sales = sales_usages(listing_ids)
-    for listing in ResaleListing.objects.select_for_update().filter(pk__in=listing_ids):
+    listings = ResaleListing.objects.select_for_update(of=("self",)).select_related("contract")
+    for listing in listings.filter(pk__in=listing_ids):
         usages = sales[listing.pk]
         sold = peak_usage(usages, start=listing.start, end=listing.end) if usages else 0
         fully = bool(usages) and _least(usages, listing.start, listing.end) >= listing.servers
         listing.sold_servers = sold
         if listing.status == ResaleStatus.LISTED and fully:
             listing.status = ResaleStatus.SOLD
+        elif (
+            listing.status == ResaleStatus.SOLD
+            and not fully
+            and listing.contract.status in RESELLABLE_STATUSES
+            and listing.end <= effective_end(listing.contract)
+        ):
+            listing.status = ResaleStatus.LISTED  # a sale ended early: its months are for sale
         listing.save(update_fields=["sold_servers", "status", "updated_at"])
 
 
@@ -348,3 +358,21 @@ def resale_give_back(*, contract: Contract, since: date) -> int:
         inventory.usage_steps_rebuild(cluster_ids=[row.cluster_id for row in rows])
         resale_listing_refresh(listing_ids=[line.resale_listing_id for line in lines])
     return len(rows)
+
+
+def resale_lock_chain(*, contract_ids: list[int]) -> list[int]:
+    """Lock these contracts and every resale contract sold on from them, all the way down, in
+    ascending id order per generation. Taken before any cluster lock by whoever ends a contract
+    or sells on from one, so the two never wait on each other in a cycle (a sale inserts a row
+    pointing at its parent, which needs the parent row). Returns the ids locked."""
+    locked: list[int] = []
+    generation = sorted(set(contract_ids))
+    while generation:
+        rows = Contract.objects.select_for_update().filter(pk__in=generation).order_by("pk")
+        locked.extend(rows.values_list("pk", flat=True))
+        generation = sorted(
+            Contract.objects.filter(parent_contract_id__in=generation)
+            .exclude(pk__in=locked)
+            .values_list("pk", flat=True)
+        )
+    return locked

@@ -575,6 +575,15 @@ def quote_accept(*, quote: Quote, by: User, now: datetime | None = None) -> Cont
                 )
             )
         lines = list(locked.lines.all())
+        # Parents of resale lines first (the row a sale points at), then the clusters: the
+        # order in which terminations lock too (``resale.resale_lock_chain``).
+        resale.resale_lock_chain(
+            contract_ids=list(
+                ResaleListing.objects.filter(
+                    pk__in=[line.resale_listing_id for line in lines if line.resale_listing_id]
+                ).values_list("contract_id", flat=True)
+            )
+        )
         hold_clusters = Allocation.objects.filter(
             reference=_hold_reference(capacity_request)
         ).values_list("cluster_id", flat=True)
@@ -848,6 +857,7 @@ def contract_cancel(
         contract = contract_transition(
             contract=contract, to=ContractStatus.CANCELLED, by=by, reason=reason
         )
+        resale.resale_lock_chain(contract_ids=[contract.pk])  # before any cluster lock
         inventory.capacity_release(reference=contract.booking_reference)
         resale.resale_give_back(contract=contract, since=contract.start_date)
         resale.resale_end_with_parent(parent=contract, effective=contract.start_date)
@@ -905,6 +915,7 @@ def contract_terminate(
             reason=reason,
             changes={"termination_date": effective_date, "termination_reason": reason},
         )
+        resale.resale_lock_chain(contract_ids=[contract.pk])  # before any cluster lock
         inventory.allocations_truncate(reference=contract.booking_reference, end=effective_date)
         resale.resale_give_back(contract=contract, since=effective_date)
         resale.resale_end_with_parent(parent=contract, effective=effective_date)

@@ -95,3 +95,44 @@ def test_sixteen_buyers_racing_for_the_last_resold_servers_get_exactly_what_was_
     assert sum(booked(child.booking_reference, start) for child in sold) == 3
     listing.refresh_from_db()
     assert listing.sold_servers == 3 and listing.status == "sold"
+
+
+def test_a_termination_racing_a_resale_purchase_leaves_nothing_beyond_the_parent():
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are only proven on PostgreSQL")
+    from tests.factories import UserFactory
+
+    cluster, _, user, contract = reseller_setup()
+    start = months_later(contract.start_date, 3)
+    resale.resale_list(
+        contract=contract,
+        by=user,
+        cluster=cluster,
+        servers=2,
+        start=start,
+        end=months_later(start, 6),
+        price_per_p_year=Decimal("90000"),
+    )
+    organization, buyer_user = buyer()
+    request = capacity_request(organization, servers=2, start_date=start, term_months=3)
+    quote = services.quotes_generate(capacity_request=request, by=buyer_user).quotes[0]
+    staff = UserFactory(is_staff=True)
+    effective = months_later(start, 1)
+
+    def accept():
+        return client_for(buyer_user).post(f"/api/v1/quotes/{quote.pk}/accept/").status_code
+
+    def terminate():
+        body = {"reason": "site lost", "effective_date": effective.isoformat()}
+        url = f"/api/v1/contracts/{contract.pk}/terminate/"
+        return client_for(staff).post(url, body, format="json").status_code
+
+    statuses = _race([accept, terminate])
+    assert all(code in (200, 201, 409) for code in statuses), statuses
+    contract.refresh_from_db()
+    assert contract.status == "terminated"
+    for child in Contract.objects.filter(kind=ContractKind.RESALE):
+        assert child.status in ("terminated", "cancelled")
+        assert booked(child.booking_reference, effective) == 0
+    assert booked(contract.booking_reference, effective) == 0
+    assert ledger_peak(cluster) <= cluster.server_count
