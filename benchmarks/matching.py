@@ -1,11 +1,14 @@
 """Quotes for a capacity request over 10,000 clusters and 200,000 allocations (PostgreSQL).
 
-Usage: .venv/bin/python benchmarks/matching.py [--requests 50] [--rebuild]
+Usage: .venv/bin/python benchmarks/matching.py [--requests 50] [--rebuild] [--resale]
 Builds (or reuses) the data set of benchmarks/inventory.py, then for 50 random requests with
 split allowed and 50 single-cluster ones times POST /api/v1/capacity-requests/{id}/quotes/ through
 the whole stack (eligibility, free capacity in SQL, exact matching, pricing, holds, reasons,
-serialisation) and counts its SQL queries. The exact solver's time on the hardest split
-instances is printed by benchmarks/solver.py (run with --quick for a short version).
+serialisation) and counts its SQL queries. ``--resale`` adds the 20,000 resale listings of
+benchmarks/resale_data.py and times the same requests without them (withdrawn) and with them
+(listed), so the two sets of figures compare like with like. The exact solver's time on the
+hardest split instances is printed by benchmarks/solver.py (run with --quick for a short
+version).
 """
 
 import argparse
@@ -26,6 +29,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--resale", action="store_true")
     args = parser.parse_args()
     setup_django()
 
@@ -35,8 +39,9 @@ def main() -> None:
 
     from accounts.models import Membership, Organization, User
     from benchmarks import inventory as inventory_bench
+    from benchmarks import resale_data
     from inventory.models import Allocation, Cluster, UsageStep
-    from marketplace.models import CapacityRequest
+    from marketplace.models import CapacityRequest, ResaleListing
     from tests.factories import token_of
 
     rng = random.Random(SEED)
@@ -49,6 +54,10 @@ def main() -> None:
         started = time.perf_counter()
         inventory_bench.build(random.Random(inventory_bench.SEED))
         print(f"built the data set in {time.perf_counter() - started:.1f} s")
+    if args.resale and (args.rebuild or ResaleListing.objects.count() < resale_data.LISTINGS):
+        started = time.perf_counter()
+        resale_data.build(random.Random(SEED))
+        print(f"built the resale listings in {time.perf_counter() - started:.1f} s")
     print(f"{Cluster.objects.count():,} clusters, {Allocation.objects.count():,} allocations")
 
     org, _ = Organization.objects.get_or_create(name="Bench Buyer", defaults={"is_customer": True})
@@ -56,6 +65,35 @@ def main() -> None:
     Membership.objects.get_or_create(user=user, defaults={"organization": org})
     client = Client(HTTP_AUTHORIZATION=f"Token {token_of(user)}")
     regions = ["hefei", "wuhu", "shanghai", "beijing", "qinghai", "jinan", "guiyang"]
+
+    def run(ids: list[int], label: str) -> None:
+        timings, queries, offers, rejected, resold = [], [], [], [], []
+        client.post(f"/api/v1/capacity-requests/{ids[0]}/quotes/")  # warm up
+        for request_id in ids:
+            with CaptureQueriesContext(connection) as captured:
+                started = time.perf_counter()
+                response = client.post(f"/api/v1/capacity-requests/{request_id}/quotes/")
+                timings.append(time.perf_counter() - started)
+            assert response.status_code == 201, response.content[:300]
+            body = response.json()
+            queries.append(len(captured))
+            offers.append(len(body["quotes"]))
+            rejected.append(body["rejected_count"])
+            resold.append(
+                sum(
+                    1
+                    for quote in body["quotes"]
+                    for line in quote["allocations"]
+                    if line["resale_listing"]
+                )
+            )
+        print(describe(f"quotes, {label}", timings))
+        print(
+            f"  SQL queries per quote run: min {min(queries)}, max {max(queries)}, "
+            f"median {statistics.median(queries)}; offers per run: "
+            f"{min(offers)}-{max(offers)}; clusters explained: {min(rejected):,}-"
+            f"{max(rejected):,}; resale lines offered: {sum(resold)}"
+        )
 
     def new_request(single_cluster: bool) -> int:
         start = date(2027, 1, 1) + timedelta(days=rng.randrange(0, 540))
@@ -75,29 +113,16 @@ def main() -> None:
         assert response.status_code == 201, response.content[:300]
         return response.json()["id"]
 
+    phases = [("", None)]
+    if args.resale:
+        phases = [(" (resale withdrawn)", False), (" (20,000 resale listings)", True)]
     try:
         for single in (False, True):
-            timings, queries, offers, rejected = [], [], [], []
             ids = [new_request(single) for _ in range(args.requests)]
-            client.post(f"/api/v1/capacity-requests/{ids[0]}/quotes/")  # warm up
-            for request_id in ids:
-                with CaptureQueriesContext(connection) as captured:
-                    started = time.perf_counter()
-                    response = client.post(f"/api/v1/capacity-requests/{request_id}/quotes/")
-                    timings.append(time.perf_counter() - started)
-                assert response.status_code == 201, response.content[:300]
-                body = response.json()
-                queries.append(len(captured))
-                offers.append(len(body["quotes"]))
-                rejected.append(body["rejected_count"])
-            label = "single-cluster" if single else "split allowed"
-            print(describe(f"quotes, {label}", timings))
-            print(
-                f"  SQL queries per quote run: min {min(queries)}, max {max(queries)}, "
-                f"median {statistics.median(queries)}; offers per run: "
-                f"{min(offers)}-{max(offers)}; clusters explained: {min(rejected):,}-"
-                f"{max(rejected):,}"
-            )
+            for suffix, listed in phases:
+                if listed is not None:
+                    resale_data.set_listed(listed)
+                run(ids, ("single-cluster" if single else "split allowed") + suffix)
     finally:
         bench_requests = CapacityRequest.objects.filter(customer=org)
         for request_id in bench_requests.values_list("pk", flat=True):

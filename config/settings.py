@@ -115,8 +115,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Wait for the write lock rather than failing at once when a worker thread holds it.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-# SQLite ignores the covering columns of PostgreSQL's INCLUDE indexes; nothing to do about it.
-SILENCED_SYSTEM_CHECKS = ["models.W040"]
+# SQLite ignores the covering columns of PostgreSQL's INCLUDE indexes, and cannot make NULLs
+# equal in a unique constraint (one price index row per day, model and region or none): on the
+# embedded default the index task, which rewrites a day's rows in one transaction, keeps it.
+SILENCED_SYSTEM_CHECKS = ["models.W040", "models.W047"]
 IS_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")
 
 # --- Cache (login and API throttles) -------------------------------------------------------
@@ -335,6 +337,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # The daily billing run, in order: invoice chunks (a group), then settlements, overdue
     # marking, flags, payouts, collection and dunning (a chord and a chain); after midnight.
     "billing-run-day": {"task": "billing.run_day", "schedule": crontab(hour=0, minute=30)},
+    # The public compute price index of the day, late enough to see the day's contracts.
+    "record-price-index": {
+        "task": "marketplace.record_price_index",
+        "schedule": crontab(hour=23, minute=50),
+    },
 }
 
 # --- Domain settings ------------------------------------------------------------------------

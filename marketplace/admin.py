@@ -13,7 +13,8 @@ from django.utils.translation import ngettext
 
 from accounts.errors import DomainError
 from accounts.formatting import format_money, format_p, format_rate
-from marketplace import services
+from marketplace import resale, services
+from marketplace.index_models import MarketIndexDay
 from marketplace.models import (
     CapacityRequest,
     Contract,
@@ -22,6 +23,7 @@ from marketplace.models import (
     MarketSettings,
     Quote,
     QuoteLine,
+    ResaleListing,
 )
 
 
@@ -175,6 +177,7 @@ class ContractAdmin(ViewOnlyMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "customer",
+        "kind",
         "status",
         "start_date",
         "end_date",
@@ -183,7 +186,7 @@ class ContractAdmin(ViewOnlyMixin, admin.ModelAdmin):
         "total_price_display",
     ]
     list_select_related = ["customer"]
-    list_filter = ["status", "term_months", "lines__provider"]
+    list_filter = ["status", "kind", "term_months", "lines__provider"]
     search_fields = ["customer__name", "lines__provider__name", "termination_reason"]
     date_hierarchy = "start_date"
     inlines = [ContractLineInline, ContractEventInline]
@@ -238,6 +241,69 @@ class ContractAdmin(ViewOnlyMixin, admin.ModelAdmin):
                 % {"count": n}
             ),
         )
+
+
+@admin.register(ResaleListing)
+class ResaleListingAdmin(ViewOnlyMixin, admin.ModelAdmin):
+    """Resale listings: read-only; withdrawing goes through the service (its locks)."""
+
+    list_display = [
+        "id",
+        "contract",
+        "cluster",
+        "servers",
+        "sold_servers",
+        "start",
+        "end",
+        "price_display",
+        "status",
+    ]
+    list_select_related = ["contract", "cluster"]
+    list_filter = ["status"]
+    search_fields = ["contract__customer__name", "cluster__name"]
+    actions = ["withdraw"]
+
+    @admin.display(description=_("Price per P per year"), ordering="price_per_p_year")
+    def price_display(self, obj: ResaleListing) -> str:
+        return format_rate(obj.price_per_p_year)
+
+    def get_fields(self, request, obj=None):
+        return [f.name for f in ResaleListing._meta.fields if f.name != "id"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
+
+    @admin.action(description=_("Withdraw the unsold part of selected listings"))
+    def withdraw(self, request, queryset):
+        run_service(
+            self,
+            request,
+            queryset,
+            lambda listing: resale.resale_withdraw(listing=listing, by=request.user),
+            lambda n: (
+                ngettext("Withdrew %(count)d listing.", "Withdrew %(count)d listings.", n)
+                % {"count": n}
+            ),
+        )
+
+
+@admin.register(MarketIndexDay)
+class MarketIndexDayAdmin(ViewOnlyMixin, admin.ModelAdmin):
+    """The recorded price index (derived data: written by ``marketplace.index`` only)."""
+
+    list_display = [
+        "day",
+        "gpu_model",
+        "region",
+        "index_price_per_p_year",
+        "trades",
+        "organizations",
+        "lowest_ask",
+        "median_ask",
+    ]
+    list_select_related = ["gpu_model", "region"]
+    list_filter = ["gpu_model", "region"]
+    date_hierarchy = "day"
 
 
 @admin.register(ContractEvent)

@@ -74,7 +74,7 @@ from __future__ import annotations
 import heapq
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, localcontext
 from fractions import Fraction
@@ -147,10 +147,19 @@ class Offer:
     uptime: Decimal  # P-weighted mean uptime, half-up to six places (ranked exactly)
 
 
-def match(demand: Demand, candidates: Sequence[Candidate], *, limit: int = 5) -> list[Offer]:
+def match(
+    demand: Demand,
+    candidates: Sequence[Candidate],
+    *,
+    limit: int = 5,
+    groups: Mapping[int, int] | None = None,
+) -> list[Offer]:
     """Offers covering ``demand``, best first, at most ``limit``; empty when it cannot be covered.
 
-    See the module docstring for the ranking key and the algorithm.
+    See the module docstring for the ranking key and the algorithm. ``groups`` maps candidate
+    ids to the physical cluster they sit on (candidates not in it are their own cluster): a
+    ``single_cluster`` demand may then also be served by several candidates of one cluster
+    together (a provider's free servers and resale listings of the same servers' cluster).
     """
     _require_int("limit", limit, minimum=1)
     by_id: dict[int, Candidate] = {}
@@ -171,6 +180,9 @@ def match(demand: Demand, candidates: Sequence[Candidate], *, limit: int = 5) ->
 
     for allocation in instance.single_cluster_allocations(limit):
         consider(allocation)
+    if demand.single_cluster and groups:
+        for allocation in instance.grouped_allocations(groups, limit):
+            consider(allocation)
     if not demand.single_cluster:
         best = _best_split(instance)
         if best is None:
@@ -278,6 +290,40 @@ class _Instance:
                 excess = need * item.weight if self.counts_p else 0
                 ranked.append((need * item.cost, excess, -item.uptime, item.cluster_id, need))
         return [{cid: need} for *_, cid, need in heapq.nsmallest(limit, ranked)]
+
+    def grouped_allocations(self, groups: Mapping[int, int], limit: int) -> list[dict[int, int]]:
+        """The ``limit`` best covers by several candidates of one physical cluster.
+
+        All servers of one cluster weigh the same and share its uptime, so the best cover of a
+        group takes its cheapest servers (keys 1-2), from the largest candidates first within a
+        price (key 3), then smaller ids (key 5). Ranked by the same key on the integer instance.
+        """
+        members: dict[int, list[_Item]] = {}
+        for item in self.items:
+            members.setdefault(groups.get(item.cluster_id, item.cluster_id), []).append(item)
+        ranked = []
+        for items in members.values():
+            if len(items) < 2 or len({item.weight for item in items}) > 1:
+                continue
+            weight = items[0].weight
+            need = -(-self.target // weight) if self.counts_p else self.target
+            if sum(item.free for item in items) < need:
+                continue
+            chosen: dict[int, int] = {}
+            cost = 0
+            left = need
+            for item in sorted(items, key=lambda it: (it.cost, -it.free, it.cluster_id)):
+                take = min(item.free, left)
+                chosen[item.cluster_id] = take
+                cost += take * item.cost
+                left -= take
+                if not left:
+                    break
+            if len(chosen) < 2:
+                continue  # one candidate alone: already among the single-cluster offers
+            excess = need * weight if self.counts_p else 0
+            ranked.append((cost, excess, len(chosen), tuple(sorted(chosen)), chosen))
+        return [chosen for *_, chosen in heapq.nsmallest(limit, ranked, key=lambda r: r[:4])]
 
 
 def _integers(values: Sequence[Decimal]) -> list[int]:

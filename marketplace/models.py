@@ -178,11 +178,20 @@ class QuoteLine(models.Model):
     )
     servers = models.PositiveIntegerField(verbose_name=_("servers"))
     p = p_field(verbose_name=_("P"))
-    # The cluster's ask price when quoted.
+    # The cluster's ask price when quoted, or the resale listing's ask.
     price_per_p_year = rate_field(verbose_name=_("price per P per year"))
+    # Set when the servers are another customer's contracted capacity offered for resale.
+    resale_listing = models.ForeignKey(
+        "ResaleListing",
+        verbose_name=_("resale listing"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
 
     class Meta:
-        ordering = ["quote_id", "cluster_id"]
+        ordering = ["quote_id", "cluster_id", "id"]
 
     def __str__(self) -> str:
         return f"{self.servers} x cluster {self.cluster_id}"
@@ -197,8 +206,17 @@ class ContractStatus(models.TextChoices):
     TERMINATED = "terminated", _("Terminated")  # ended early by an admin (terminal)
 
 
+class ContractKind(models.TextChoices):
+    PRIMARY = "primary", _("Primary")  # capacity bought from the provider
+    RESALE = "resale", _("Resale")  # capacity bought from another customer's contract
+
+
 class Contract(models.Model):
-    """A signed booking. Its price never changes after signing."""
+    """A signed booking. Its price never changes after signing.
+
+    A resale contract (``kind=resale``) sells servers of ``parent_contract`` (the reseller's
+    contract with the provider) to another customer; its lines name the reseller as seller.
+    """
 
     customer = models.ForeignKey(
         Organization, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="contracts"
@@ -209,8 +227,28 @@ class Contract(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
     )
+    # Null only for the second and further contracts signed from one quote that mixed sellers.
     quote = models.OneToOneField(
-        Quote, verbose_name=_("quote"), on_delete=models.PROTECT, related_name="contract"
+        Quote,
+        verbose_name=_("quote"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="contract",
+    )
+    kind = models.CharField(
+        verbose_name=_("kind"),
+        max_length=16,
+        choices=ContractKind.choices,
+        default=ContractKind.PRIMARY,
+    )
+    parent_contract = models.ForeignKey(
+        "self",
+        verbose_name=_("resold from contract"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="resale_contracts",
     )
     status = models.CharField(
         verbose_name=_("status"),
@@ -246,6 +284,11 @@ class Contract(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(end_date__gt=F("start_date")), name="contract_end"),
             models.CheckConstraint(condition=Q(total_price__gte=0), name="contract_price_gte_0"),
+            models.CheckConstraint(
+                condition=Q(kind="primary", parent_contract__isnull=True)
+                | Q(kind="resale", parent_contract__isnull=False),
+                name="contract_resale_has_parent",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -272,12 +315,85 @@ class ContractLine(models.Model):
     servers = models.PositiveIntegerField(verbose_name=_("servers"))
     p = p_field(verbose_name=_("P"))
     price_per_p_year = rate_field(verbose_name=_("price per P per year"))
+    resale_listing = models.ForeignKey(
+        "ResaleListing",
+        verbose_name=_("resale listing"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="sales",
+    )
 
     class Meta:
-        ordering = ["contract_id", "cluster_id"]
+        ordering = ["contract_id", "cluster_id", "id"]
 
     def __str__(self) -> str:
         return f"{self.servers} x cluster {self.cluster_id}"
+
+
+class ResaleStatus(models.TextChoices):
+    LISTED = "listed", pgettext_lazy("resale", "Listed")  # open to buyers
+    SOLD = "sold", pgettext_lazy("resale", "Sold")  # every server sold for the whole window
+    WITHDRAWN = "withdrawn", pgettext_lazy("resale", "Withdrawn")  # unsold part taken back
+
+
+class ResaleListing(models.Model):
+    """Servers of a contract on one cluster, offered to other customers over ``[start, end)``.
+
+    What a contract may list is bounded by what it holds on the cluster minus what it has
+    listed (or, for withdrawn listings, sold) for overlapping time: see
+    ``marketplace.resale``, which checks it under the cluster's row lock.
+    """
+
+    contract = models.ForeignKey(
+        "Contract",
+        verbose_name=_("contract"),
+        on_delete=models.PROTECT,
+        related_name="resale_listings",
+    )
+    cluster = models.ForeignKey(
+        Cluster, verbose_name=_("cluster"), on_delete=models.PROTECT, related_name="+"
+    )
+    servers = models.PositiveIntegerField(verbose_name=_("servers"))
+    start = models.DateField(verbose_name=_("start"))
+    end = models.DateField(verbose_name=_("end"))  # exclusive
+    price_per_p_year = rate_field(verbose_name=_("price per P per year"))
+    min_term_months = models.PositiveSmallIntegerField(
+        verbose_name=_("minimum term (months)"), default=1
+    )
+    status = models.CharField(
+        verbose_name=_("status"),
+        max_length=16,
+        choices=ResaleStatus.choices,
+        default=ResaleStatus.LISTED,
+    )
+    # Most servers sold at any moment of the window.
+    sold_servers = models.PositiveIntegerField(verbose_name=_("servers sold"), default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(verbose_name=_("listed at"), auto_now_add=True)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "start", "end"], name="resale_status_window")]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="resale_end_after_start"),
+            models.CheckConstraint(condition=Q(servers__gte=1), name="resale_servers_gte_1"),
+            models.CheckConstraint(
+                condition=Q(sold_servers__lte=F("servers")), name="resale_sold_lte_servers"
+            ),
+            models.CheckConstraint(condition=Q(price_per_p_year__gt=0), name="resale_price_gt_0"),
+            models.CheckConstraint(
+                condition=Q(min_term_months__gte=1) & Q(min_term_months__lte=60),
+                name="resale_min_term_1_to_60",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        window = f"[{self.start}, {self.end})"
+        return f"Resale {self.pk}: {self.servers} x cluster {self.cluster_id} {window}"
 
 
 class ContractEvent(models.Model):
@@ -330,3 +446,7 @@ class MarketSettings(models.Model):
     @classmethod
     def load(cls) -> "MarketSettings":
         return cls.objects.get_or_create(pk=1)[0]
+
+
+# Registered with the app here; defined apart to keep this module short.
+from marketplace.index_models import MarketIndexDay  # noqa: E402, F401

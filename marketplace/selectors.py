@@ -103,8 +103,10 @@ def contract_view(contract: Contract, *, user: User) -> ContractView:
         lines=lines if full else [line for line in lines if line.provider_id == org_id],
         show_totals=full,
         is_customer=is_customer,
+        # A reseller is the seller of a resale contract, not a provider: it cannot end it.
         is_sole_provider=(
             org_id is not None
+            and contract.kind == "primary"
             and not is_customer
             and bool(lines)
             and all(line.provider_id == org_id for line in lines)
@@ -405,7 +407,10 @@ def quote_views(
             Prefetch(
                 "lines",
                 QuoteLine.objects.select_related(
-                    "cluster__provider", "cluster__region", "cluster__gpu_model"
+                    "cluster__provider",
+                    "cluster__region",
+                    "cluster__gpu_model",
+                    "resale_listing",
                 ),
             )
         )

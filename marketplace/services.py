@@ -25,8 +25,8 @@ from accounts.models import Organization, User
 from inventory import services as inventory
 from inventory.errors import CapacityUnavailable
 from inventory.models import Allocation, AllocationKind, Cluster, GpuModel, Region
-from inventory.selectors import marketable_clusters
-from marketplace import matching, sizing
+from inventory.selectors import marketable_clusters, uptime_by_cluster_id
+from marketplace import matching, resale, signing, sizing
 from marketplace.eligibility import (
     REASON_TITLES,
     ClusterFacts,
@@ -43,15 +43,21 @@ from marketplace.models import (
     CapacityRequest,
     Contract,
     ContractEvent,
-    ContractLine,
     ContractStatus,
     MarketSettings,
     Quote,
     QuoteLine,
     QuoteStatus,
     RequestStatus,
+    ResaleListing,
 )
 from marketplace.pricing import PricedLine, price_quote
+from marketplace.resale_selectors import (
+    ResaleCandidate,
+    candidate_id,
+    listing_of_candidate,
+    resale_candidates,
+)
 from marketplace.selectors import (
     cluster_facts,
     display_names,
@@ -391,6 +397,10 @@ def _quotes_generate_once(
         _supersede_open_quotes(locked)
         spec = request_spec(capacity_request)
         facts, uptime = cluster_facts(spec, now=now)
+        resold = _resale_offers(spec, locked, now)
+        # A single-cluster demand may take one cluster's free servers and its resale listings
+        # together: candidates too small alone stay in when their cluster has resale capacity.
+        shared = {offer.cluster_id for offer, _ in resold}
         candidates = [  # facts are of clusters that pass every static rule
             matching.Candidate(
                 cluster_id=fact.cluster_id,
@@ -401,13 +411,29 @@ def _quotes_generate_once(
             )
             for fact in facts
             if (fact.free_servers or 0) > 0
-            and not capacity_reason_codes(spec, fact)
+            and _usable(spec, fact, combinable=fact.cluster_id in shared)
             # A listing priced beyond what the API accepts (written around it, e.g. before the
             # bound existed) is never quoted: its totals could overflow and fail the whole run.
             and fact.price_per_p_year <= limits.MAX_PRICE_PER_P_YEAR
         ]
-        offers = matching.match(_demand(locked), candidates, limit=settings.QUOTES_PER_REQUEST)
+        candidates += [
+            matching.Candidate(
+                cluster_id=candidate_id(offer.listing_id),
+                free_servers=offer.free_servers,
+                p_per_server=offer.facts.p_per_server,
+                price_per_p_year=offer.facts.price_per_p_year,
+                uptime=offer_uptime,
+            )
+            for offer, offer_uptime in resold
+        ]
+        offers = matching.match(
+            _demand(locked),
+            candidates,
+            limit=settings.QUOTES_PER_REQUEST,
+            groups={candidate_id(offer.listing_id): offer.cluster_id for offer, _ in resold},
+        )
         by_id = {fact.cluster_id: fact for fact in facts}
+        by_id.update({candidate_id(offer.listing_id): offer.facts for offer, _ in resold})
         expires_at = now + timedelta(minutes=settings.QUOTE_VALIDITY_MINUTES)
         quotes = [
             _quote_create(locked, rank, offer, by_id, expires_at)
@@ -416,6 +442,8 @@ def _quotes_generate_once(
         held: dict[int, int] = {}
         for offer in offers:
             for allocation in offer.allocations:
+                if listing_of_candidate(allocation.cluster_id) is not None:
+                    continue  # resale capacity is the reseller's booking: checked on accepting
                 held[allocation.cluster_id] = max(
                     held.get(allocation.cluster_id, 0), allocation.servers
                 )
@@ -434,6 +462,32 @@ def _quotes_generate_once(
         return MatchResult(quotes=quotes, rejections=_rejections(facts, spec, used))
 
 
+def _usable(spec: RequestSpec, fact: ClusterFacts, *, combinable: bool) -> bool:
+    """Whether a candidate's free servers may serve the request: no capacity reason against
+    it, or (``combinable``: other capacity on the same cluster may add up) only that it is too
+    small for a single-cluster demand on its own."""
+    codes = capacity_reason_codes(spec, fact)
+    return not codes or (combinable and codes == [Reason.TOO_SMALL_FOR_SINGLE_CLUSTER])
+
+
+def _resale_offers(
+    spec: RequestSpec, capacity_request: CapacityRequest, now: datetime
+) -> list[tuple[ResaleCandidate, Decimal]]:
+    """Open resale listings passing the same rules as provider clusters, with the measured
+    uptime of their underlying clusters. Three queries, whatever the number of listings."""
+    offers = [
+        offer
+        for offer in resale_candidates(spec, exclude_customer_id=capacity_request.customer_id)
+        if offer.free_servers > 0
+        and not static_reason_codes(spec, offer.facts)
+        and _usable(spec, offer.facts, combinable=True)
+    ]
+    if not offers:
+        return []
+    uptime = uptime_by_cluster_id({o.cluster_id: o.server_count for o in offers}, now=now)
+    return [(offer, uptime.get(offer.cluster_id, Decimal(100))) for offer in offers]
+
+
 def _quote_create(
     capacity_request: CapacityRequest,
     rank: int,
@@ -443,13 +497,14 @@ def _quote_create(
 ) -> Quote:
     lines = [
         PricedLine(
-            cluster_id=allocation.cluster_id,
+            cluster_id=facts[allocation.cluster_id].cluster_id,
             servers=allocation.servers,
             p=allocation.p,
             price_per_p_year=facts[allocation.cluster_id].price_per_p_year,
         )
         for allocation in offer.allocations
     ]
+    listings = [listing_of_candidate(allocation.cluster_id) for allocation in offer.allocations]
     price = price_quote(lines, term_months=capacity_request.term_months, vat_rate=settings.VAT_RATE)
     quote = Quote.objects.create(
         request=capacity_request,
@@ -471,8 +526,9 @@ def _quote_create(
             servers=line.servers,
             p=line.p,
             price_per_p_year=line.price_per_p_year,
+            resale_listing_id=listing_id,
         )
-        for line in lines
+        for line, listing_id in zip(lines, listings, strict=True)
     )
     return quote
 
@@ -517,41 +573,61 @@ def quote_accept(*, quote: Quote, by: User, now: datetime | None = None) -> Cont
                 )
             )
         lines = list(locked.lines.all())
+        # Parents of resale lines first (the row a sale points at), then the clusters: the
+        # order in which terminations lock too (``resale.resale_lock_chain``).
+        resale.resale_lock_chain(
+            contract_ids=list(
+                ResaleListing.objects.filter(
+                    pk__in=[line.resale_listing_id for line in lines if line.resale_listing_id]
+                ).values_list("contract_id", flat=True)
+            )
+        )
         hold_clusters = Allocation.objects.filter(
             reference=_hold_reference(capacity_request)
         ).values_list("cluster_id", flat=True)
         inventory.clusters_lock(cluster_ids=[*hold_clusters, *(line.cluster_id for line in lines)])
         expired = locked.expires_at <= now
         if expired:
-            _check_price_not_raised(lines)
-        contract = Contract.objects.create(
-            customer=capacity_request.customer,
-            request=capacity_request,
-            quote=locked,
-            start_date=capacity_request.start_date,
-            end_date=capacity_request.end_date,
-            term_months=capacity_request.term_months,
-            total_p=locked.total_p,
-            price_per_p_year=locked.price_per_p_year,
-            annual_price=locked.annual_price,
-            total_price=locked.total_price,
-            vat_rate=locked.vat_rate,
-            currency=locked.currency,
-            signed_by=by,
-        )
+            _check_price_not_raised([line for line in lines if line.resale_listing_id is None])
+        groups = signing.seller_groups(lines)
+        contracts = [
+            signing.contract_sign(
+                capacity_request,
+                locked if index == 0 else None,
+                group_lines,
+                parent,
+                by,
+                whole_quote=len(groups) == 1,
+            )
+            for index, (parent, group_lines) in enumerate(groups)
+        ]
         inventory.capacity_release(reference=_hold_reference(capacity_request))
         try:
-            inventory.capacity_reserve_many(
-                requests=[
-                    inventory.ReservationRequest(
-                        line.cluster_id, line.servers, contract.start_date, contract.end_date
+            for contract, (parent, group_lines) in zip(contracts, groups, strict=True):
+                if parent is None:
+                    inventory.capacity_reserve_many(
+                        requests=[
+                            inventory.ReservationRequest(
+                                line.cluster_id,
+                                line.servers,
+                                contract.start_date,
+                                contract.end_date,
+                            )
+                            for line in group_lines
+                        ],
+                        kind=AllocationKind.BOOKING,
+                        reference=contract.booking_reference,
+                        now=now,
                     )
-                    for line in lines
-                ],
-                kind=AllocationKind.BOOKING,
-                reference=contract.booking_reference,
-                now=now,
-            )
+                    continue
+                for line in group_lines:
+                    resale.resale_sell(
+                        listing_id=line.resale_listing_id,
+                        servers=line.servers,
+                        start=contract.start_date,
+                        end=contract.end_date,
+                        buyer=contract,
+                    )
         except CapacityUnavailable as exc:
             raise QuoteExpired(
                 gettext(
@@ -559,29 +635,10 @@ def quote_accept(*, quote: Quote, by: User, now: datetime | None = None) -> Cont
                 ),
                 details={"non_field_errors": [exc.message]},
             ) from exc
-        providers = dict(
-            Cluster.objects.filter(pk__in=[line.cluster_id for line in lines]).values_list(
-                "pk", "provider_id"
-            )
-        )
-        ContractLine.objects.bulk_create(
-            ContractLine(
-                contract=contract,
-                cluster_id=line.cluster_id,
-                provider_id=providers[line.cluster_id],
-                servers=line.servers,
-                p=line.p,
-                price_per_p_year=line.price_per_p_year,
-            )
-            for line in lines
-        )
-        ContractEvent.objects.create(
-            contract=contract,
-            from_status="",
-            to_status=ContractStatus.PENDING_APPROVAL,
-            actor=by,
-            reason=f"Signed from quote {locked.pk}.",
-        )
+        sold = [line.resale_listing_id for line in lines if line.resale_listing_id is not None]
+        if sold:
+            inventory.usage_steps_rebuild(cluster_ids=[line.cluster_id for line in lines])
+            resale.resale_listing_refresh(listing_ids=sold)
         locked.status = QuoteStatus.ACCEPTED
         locked.save(update_fields=["status"])
         Quote.objects.filter(request=capacity_request, status=QuoteStatus.OPEN).update(
@@ -590,13 +647,16 @@ def quote_accept(*, quote: Quote, by: User, now: datetime | None = None) -> Cont
         capacity_request.status = RequestStatus.BOOKED
         capacity_request.save(update_fields=["status"])
         if MarketSettings.load().auto_approve_contracts:
-            contract = contract_transition(
-                contract=contract,
-                to=ContractStatus.APPROVED,
-                actor_label="auto-approval",
-                reason="Auto-approval is enabled.",
-            )
-    return contract
+            contracts = [
+                contract_transition(
+                    contract=contract,
+                    to=ContractStatus.APPROVED,
+                    actor_label="auto-approval",
+                    reason="Auto-approval is enabled.",
+                )
+                for contract in contracts
+            ]
+    return contracts[0]
 
 
 def _check_price_not_raised(lines: Sequence[QuoteLine]) -> None:
@@ -698,7 +758,10 @@ def contract_cancel(
         contract = contract_transition(
             contract=contract, to=ContractStatus.CANCELLED, by=by, reason=reason
         )
+        resale.resale_lock_chain(contract_ids=[contract.pk])  # before any cluster lock
         inventory.capacity_release(reference=contract.booking_reference)
+        resale.resale_give_back(contract=contract, since=contract.start_date)
+        resale.resale_end_with_parent(parent=contract, effective=contract.start_date)
     return contract
 
 
@@ -753,7 +816,10 @@ def contract_terminate(
             reason=reason,
             changes={"termination_date": effective_date, "termination_reason": reason},
         )
+        resale.resale_lock_chain(contract_ids=[contract.pk])  # before any cluster lock
         inventory.allocations_truncate(reference=contract.booking_reference, end=effective_date)
+        resale.resale_give_back(contract=contract, since=effective_date)
+        resale.resale_end_with_parent(parent=contract, effective=effective_date)
     return contract
 
 

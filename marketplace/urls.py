@@ -1,6 +1,6 @@
 from django.urls import path
 
-from marketplace import views
+from marketplace import resale_views, views
 
 app_name = "marketplace"
 
@@ -18,4 +18,10 @@ urlpatterns = [
     path("contracts/<int:pk>/pdf/", views.contract_pdf, name="contract-pdf"),
     path("contracts/<int:pk>/approve/", views.contract_approve, name="contract-approve"),
     path("contracts/<int:pk>/terminate/", views.contract_terminate, name="contract-terminate"),
+    path(
+        "contracts/<int:pk>/resale/",
+        resale_views.contract_resale_create,
+        name="contract-resale-create",
+    ),
+    path("resale/<int:pk>/withdraw/", resale_views.resale_withdraw, name="resale-withdraw"),
 ]

@@ -3,6 +3,7 @@ contracts. Thin: a form validates, one service writes, one selector reads; domai
 messages or field errors in the reader's language."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -17,11 +18,12 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_POST
 
-from accounts import limits
+from accounts import charts, limits
 from accounts.errors import DomainError, InvalidInput, PermissionDeniedError
+from accounts.formatting import format_rate
 from accounts.selectors import is_platform_admin, organization_of
 from inventory.selectors import clusters_by_ids
-from marketplace import documents, selectors, services, sizing
+from marketplace import documents, index, selectors, services, sizing
 from marketplace.eligibility import Reason
 from marketplace.forms import (
     CapacityRequestForm,
@@ -31,6 +33,8 @@ from marketplace.forms import (
     TerminationForm,
 )
 from marketplace.models import CapacityRequest, ContractStatus, QuoteStatus, RequestStatus
+from marketplace.resale_forms import ResaleListingForm
+from marketplace.resale_selectors import contract_resale
 
 REQUESTS_PER_PAGE = 20
 CONTRACTS_PER_PAGE = 25
@@ -56,8 +60,38 @@ def home(request: HttpRequest) -> HttpResponse:
             "references": selectors.reference_figures(),
             "search_form": MarketSearchForm(auto_id="search_%s"),
             "organization": organization_of(request.user),
+            "index_charts": _index_charts(names),
+            "index_window_days": index.WINDOW_DAYS,
+            "index_min_organizations": index.MIN_ORGANIZATIONS,
         },
     )
+
+
+INDEX_CHART_DAYS = 365
+
+
+def _index_charts(names) -> list:
+    """One line chart per GPU model: its price index over the last year (one query)."""
+    since = timezone.localdate() - timedelta(days=INDEX_CHART_DAYS)
+    points: dict[str, list] = {}
+    for row in index.index_history(since=since):
+        points.setdefault(row.gpu_model.code, []).append((row.day, row.index_price_per_p_year))
+    return [
+        charts.line_chart(
+            series,
+            key=f"index-{code}",
+            title=gettext("%(gpu)s: price index per P per year") % {"gpu": names.gpu(code)},
+            description=gettext(
+                "P-weighted median price per P per year signed in the trailing 30 days."
+            ),
+            series_name=gettext("Index price per P per year"),
+            value_label=format_rate,
+            date_label=lambda day: date_format(day, "DATE_FORMAT"),
+            tick_label=lambda day: date_format(day, "M"),
+            empty_text=gettext("Too few organisations traded to show an index yet."),
+        )
+        for code, series in sorted(points.items())
+    ]
 
 
 # --- Sizing ---------------------------------------------------------------------------------
@@ -421,8 +455,13 @@ def contract_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _contract_page(request: HttpRequest, contract, *, form=None, status: int = 200):
+def contract_page(
+    request: HttpRequest, contract, *, form=None, resale_form=None, status: int = 200
+):
     view = selectors.contract_view(contract, user=request.user)
+    resale_view = contract_resale(contract, user=request.user)
+    if resale_form is None and resale_view is not None and resale_view.can_list:
+        resale_form = ResaleListingForm(contract=contract, auto_id="resale_%s")
     admin = is_platform_admin(request.user)
     can_end = contract.status in (ContractStatus.APPROVED, ContractStatus.ACTIVE)
     provider_viewer = not admin and not view.is_customer
@@ -439,9 +478,16 @@ def _contract_page(request: HttpRequest, contract, *, form=None, status: int = 2
             "can_approve": admin and contract.status == ContractStatus.PENDING_APPROVAL,
             "can_terminate": admin and can_end,
             "can_give_notice": provider_viewer and view.is_sole_provider and can_end,
-            "shared_contract": provider_viewer and not view.is_sole_provider and can_end,
+            "shared_contract": (
+                provider_viewer
+                and not view.is_sole_provider
+                and can_end
+                and contract.kind == "primary"
+            ),
             "earliest_notice": services.provider_notice_earliest(),
             "form": form or TerminationForm(),
+            "resale": resale_view,
+            "resale_form": resale_form,
         },
         status=status,
     )
@@ -450,7 +496,7 @@ def _contract_page(request: HttpRequest, contract, *, form=None, status: int = 2
 @login_required
 def contract_detail(request: HttpRequest, pk: int) -> HttpResponse:
     contract = get_object_or_404(selectors.contract_detail(user=request.user), pk=pk)
-    return _contract_page(request, contract)
+    return contract_page(request, contract)
 
 
 @login_required
@@ -518,4 +564,4 @@ def contract_terminate(request: HttpRequest, pk: int) -> HttpResponse:
                 },
             )
             return redirect("marketplace:contract-detail", pk=pk)
-    return _contract_page(request, contract, form=form, status=400)
+    return contract_page(request, contract, form=form, status=400)

@@ -18,7 +18,8 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import BigIntegerField, F, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.errors import DomainError
@@ -100,6 +101,17 @@ def _split_pro_rata(amount: Decimal, weights: dict[int, Decimal]) -> dict[int, D
     return shares
 
 
+def _credit_seller() -> Coalesce:
+    """Who an SLA credit is withheld from: the seller of the contract's line on the outage's
+    cluster (the reseller, for resold servers), else the cluster's provider."""
+    seller = ContractLine.objects.filter(
+        contract_id=OuterRef("contract_id"), cluster_id=OuterRef("outage__cluster_id")
+    ).values("provider_id")[:1]
+    return Coalesce(
+        Subquery(seller), F("outage__cluster__provider_id"), output_field=BigIntegerField()
+    )
+
+
 def payouts_build(*, month: date, actor_label: str = "") -> list[PayoutStatement]:
     """Build (or rebuild, while open) every provider's statement for the month of ``month``.
 
@@ -169,14 +181,18 @@ def payouts_build(*, month: date, actor_label: str = "") -> list[PayoutStatement
             credited_before[invoice_id] += amount
             credited_before_tax[invoice_id] += tax
     withheld: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
-    for invoice_id, provider_id, amount in SlaCredit.objects.filter(
-        invoice_line__invoice_id__in=[i.pk for i in paid]
-    ).values_list("invoice_line__invoice_id", "outage__cluster__provider_id", "amount"):
+    for invoice_id, provider_id, amount in (
+        SlaCredit.objects.filter(invoice_line__invoice_id__in=[i.pk for i in paid])
+        .annotate(seller=_credit_seller())
+        .values_list("invoice_line__invoice_id", "seller", "amount")
+    ):
         withheld[(invoice_id, provider_id)] += amount
     note_withheld: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
-    for note_id, provider_id, amount in SlaCredit.objects.filter(
-        credit_note_id__in=[n.pk for n in sla_notes]
-    ).values_list("credit_note_id", "outage__cluster__provider_id", "amount"):
+    for note_id, provider_id, amount in (
+        SlaCredit.objects.filter(credit_note_id__in=[n.pk for n in sla_notes])
+        .annotate(seller=_credit_seller())
+        .values_list("credit_note_id", "seller", "amount")
+    ):
         note_withheld[(note_id, provider_id)] += amount
 
     lines: dict[int, list[_PayoutLine]] = defaultdict(list)

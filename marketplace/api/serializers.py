@@ -21,6 +21,7 @@ from marketplace.models import (
     InterconnectRequirement,
     Quote,
     QuoteLine,
+    ResaleListing,
 )
 from marketplace.selectors import contract_view
 
@@ -121,6 +122,16 @@ class QuoteLineSerializer(serializers.ModelSerializer):
     provider = serializers.CharField(source="cluster.provider.name")
     region = serializers.CharField(source="cluster.region.code")
     gpu_model = serializers.CharField(source="cluster.gpu_model.code")
+    interconnect = serializers.CharField(source="cluster.interconnect")
+    sla_uptime_percent = serializers.DecimalField(
+        source="cluster.sla_uptime_percent", max_digits=6, decimal_places=3
+    )
+    resale_until = serializers.DateField(
+        source="resale_listing.end",
+        allow_null=True,
+        default=None,
+        help_text="For resale capacity: the last day (exclusive) the reseller holds it.",
+    )
 
     class Meta:
         model = QuoteLine
@@ -130,10 +141,20 @@ class QuoteLineSerializer(serializers.ModelSerializer):
             "provider",
             "region",
             "gpu_model",
+            "interconnect",
+            "sla_uptime_percent",
             "servers",
             "p",
             "price_per_p_year",
+            "resale_listing",
+            "resale_until",
         ]
+
+    def to_representation(self, line: QuoteLine) -> dict:
+        data = super().to_representation(line)
+        if line.resale_listing_id is None:
+            data["resale_until"] = None
+        return data
 
 
 class QuoteSerializer(serializers.ModelSerializer):
@@ -183,7 +204,15 @@ class ContractLineSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ContractLine
-        fields = ["cluster", "cluster_name", "provider", "servers", "p", "price_per_p_year"]
+        fields = [
+            "cluster",
+            "cluster_name",
+            "provider",
+            "servers",
+            "p",
+            "price_per_p_year",
+            "resale_listing",
+        ]
 
 
 class ContractEventSerializer(serializers.ModelSerializer):
@@ -212,6 +241,8 @@ class ContractSerializer(serializers.ModelSerializer):
             "customer",
             "customer_name",
             "quote",
+            "kind",
+            "parent_contract",
             "start_date",
             "end_date",
             "term_months",
@@ -240,6 +271,35 @@ class ContractSerializer(serializers.ModelSerializer):
             for name in ("total_p", "price_per_p_year", "annual_price", "total_price"):
                 data[name] = None
         return data
+
+
+class ResaleListingCreateSerializer(serializers.Serializer):
+    cluster = serializers.IntegerField(min_value=1)
+    servers = serializers.IntegerField(min_value=1, max_value=limits.MAX_SERVERS_PER_REQUEST)
+    start = HorizonDateField()
+    end = HorizonDateField()
+    price_per_p_year = price_field()
+    min_term_months = serializers.IntegerField(
+        min_value=limits.MIN_TERM_MONTHS, max_value=limits.MAX_TERM_MONTHS, default=1
+    )
+
+
+class ResaleListingSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ResaleListing
+        fields = [
+            "id",
+            "contract",
+            "cluster",
+            "servers",
+            "start",
+            "end",
+            "price_per_p_year",
+            "min_term_months",
+            "status",
+            "sold_servers",
+            "created_at",
+        ]
 
 
 class TerminateSerializer(serializers.Serializer):
@@ -404,3 +464,32 @@ class SizingResultSerializer(serializers.Serializer):
     )
     options = SizingOptionSerializer(many=True)
     formulas = serializers.ListField(child=serializers.CharField())
+
+
+class MarketIndexQuerySerializer(serializers.Serializer):
+    gpu_model = CodeRelatedField(queryset=GpuModel.objects.all(), required=False)
+    region = CodeRelatedField(queryset=Region.objects.all(), required=False)
+    since = HorizonDateField(required=False)
+    until = HorizonDateField(required=False)
+
+    def validate(self, attrs):
+        since, until = attrs.get("since"), attrs.get("until")
+        if since and until and until < since:
+            raise serializers.ValidationError({"until": [gettext("Must not be before since.")]})
+        return attrs
+
+
+class MarketIndexRowSerializer(serializers.Serializer):
+    date = serializers.DateField(source="day")
+    gpu_model = serializers.CharField(source="gpu_model.code")
+    region = serializers.CharField(source="region.code", allow_null=True, default=None)
+    index_price_per_p_year = serializers.DecimalField(
+        max_digits=20, decimal_places=2, allow_null=True
+    )
+    trades = serializers.IntegerField()
+    organizations = serializers.IntegerField()
+    lowest_ask = serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True)
+    median_ask = serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True)
+    free_p_30d = serializers.DecimalField(max_digits=20, decimal_places=3)
+    free_p_90d = serializers.DecimalField(max_digits=20, decimal_places=3)
+    free_p_365d = serializers.DecimalField(max_digits=20, decimal_places=3)

@@ -1,5 +1,12 @@
-from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+import csv
+import io
+from datetime import timedelta
+
+from django.http import HttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, renderers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -10,16 +17,21 @@ from accounts.api.input import ParseBodyFirstMixin
 from accounts.api.permissions import IsCustomer, IsPlatformAdmin
 from accounts.errors import InvalidInput, PermissionDeniedError
 from accounts.selectors import organization_of
-from marketplace import selectors, services
+from inventory.models import Cluster
+from marketplace import index, resale, resale_selectors, selectors, services
 from marketplace.api.serializers import (
     CapacityRequestCreateSerializer,
     CapacityRequestSerializer,
     ContractSerializer,
+    MarketIndexQuerySerializer,
+    MarketIndexRowSerializer,
     MarketRowSerializer,
     QuoteSerializer,
     QuotesResultSerializer,
     ReasonSerializer,
     RejectedClusterSerializer,
+    ResaleListingCreateSerializer,
+    ResaleListingSerializer,
     SizingRequestSerializer,
     SizingResultSerializer,
     TerminateSerializer,
@@ -88,7 +100,10 @@ class CapacityRequestViewSet(
             selectors.quote_list(user=request.user)
             .filter(pk__in=[quote.pk for quote in result.quotes])
             .prefetch_related(
-                "lines__cluster__provider", "lines__cluster__region", "lines__cluster__gpu_model"
+                "lines__cluster__provider",
+                "lines__cluster__region",
+                "lines__cluster__gpu_model",
+                "lines__resale_listing",
             )
         )
         payload = {
@@ -124,7 +139,10 @@ class QuoteViewSet(
 
     def get_queryset(self):
         return selectors.quote_list(user=self.request.user).prefetch_related(
-            "lines__cluster__provider", "lines__cluster__region", "lines__cluster__gpu_model"
+            "lines__cluster__provider",
+            "lines__cluster__region",
+            "lines__cluster__gpu_model",
+            "lines__resale_listing",
         )
 
     @extend_schema(request=None, responses={201: ContractSerializer})
@@ -201,6 +219,50 @@ class ContractViewSet(
             )
         )
 
+    @extend_schema(
+        request=ResaleListingCreateSerializer,
+        responses={
+            201: ResaleListingSerializer,
+            400: None,
+            403: None,
+            404: None,
+            409: None,
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="resale-listings")
+    @idempotent
+    def resale_listings(self, request, pk=None):
+        """List some of the contract's servers on one cluster for resale (its customer only).
+        Honours ``Idempotency-Key``."""
+        contract = self.get_object()
+        serializer = ResaleListingCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        cluster = Cluster.objects.filter(pk=data.pop("cluster")).first()
+        if cluster is None:
+            raise InvalidInput("cluster", "The contract holds no servers on this cluster.")
+        listing = resale.resale_list(contract=contract, by=request.user, cluster=cluster, **data)
+        return Response(ResaleListingSerializer(listing).data, status=status.HTTP_201_CREATED)
+
+
+class ResaleListingViewSet(
+    ParseBodyFirstMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Resale listings: the reseller sees its own, admins all."""
+
+    serializer_class = ResaleListingSerializer
+    filterset_fields = ["status", "contract"]
+
+    def get_queryset(self):
+        return resale_selectors.resale_listing_list(user=self.request.user)
+
+    @extend_schema(request=None, responses={200: ResaleListingSerializer, 404: None, 409: None})
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request, pk=None):
+        """Take back the unsold part of the listing."""
+        listing = resale.resale_withdraw(listing=self.get_object(), by=request.user)
+        return Response(ResaleListingSerializer(listing).data)
+
 
 class MarketView(ParseBodyFirstMixin, APIView):
     """The market at a glance, per GPU model and region (anonymised)."""
@@ -223,6 +285,72 @@ class MarketView(ParseBodyFirstMixin, APIView):
             for row in selectors.market_view()
         ]
         return Response(MarketRowSerializer(rows, many=True).data)
+
+
+class CSVRenderer(renderers.BaseRenderer):
+    """Lets ``?format=csv`` through content negotiation; the view writes the CSV itself."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data if isinstance(data, bytes | str) else str(data)
+
+
+INDEX_HISTORY_DAYS = 365
+INDEX_COLUMNS = (
+    "date",
+    "gpu_model",
+    "region",
+    "index_price_per_p_year",
+    "trades",
+    "organizations",
+    "lowest_ask",
+    "median_ask",
+    "free_p_30d",
+    "free_p_90d",
+    "free_p_365d",
+)
+
+
+class MarketIndexView(ParseBodyFirstMixin, APIView):
+    """The compute price index per GPU model (and region), day by day; ``?format=csv`` for a
+    CSV file. Anyone may read it. Without ``since``, the last 365 days."""
+
+    permission_classes = [AllowAny]
+    renderer_classes = [renderers.JSONRenderer, CSVRenderer]
+
+    @extend_schema(
+        parameters=[MarketIndexQuerySerializer],
+        responses={
+            200: MarketIndexRowSerializer(many=True),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV"),
+            400: None,
+        },
+    )
+    def get(self, request):
+        query = MarketIndexQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        filters = query.validated_data
+        since = filters.get("since") or timezone.localdate() - timedelta(days=INDEX_HISTORY_DAYS)
+        rows = index.index_history(
+            gpu_model=filters.get("gpu_model"),
+            region=filters.get("region"),
+            since=since,
+            until=filters.get("until"),
+        )
+        data = MarketIndexRowSerializer(rows, many=True).data
+        if request.accepted_renderer.format != "csv":
+            return Response(data)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(INDEX_COLUMNS)
+        for row in data:
+            writer.writerow(["" if row[c] is None else row[c] for c in INDEX_COLUMNS])
+        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="compute-price-index.csv"'
+        return response
 
 
 class SizingView(ParseBodyFirstMixin, APIView):

@@ -53,9 +53,20 @@ def test_home_page_renders(client):
 def test_seed_demo_is_idempotent():
     from accounts.models import Organization, User
     from inventory.models import Allocation, Cluster, Outage
-    from marketplace.models import CapacityRequest, Contract, Quote
+    from marketplace.models import CapacityRequest, Contract, MarketIndexDay, Quote, ResaleListing
 
-    models = (User, Organization, Cluster, Allocation, Outage, CapacityRequest, Quote, Contract)
+    models = (
+        User,
+        Organization,
+        Cluster,
+        Allocation,
+        Outage,
+        CapacityRequest,
+        Quote,
+        Contract,
+        ResaleListing,
+        MarketIndexDay,
+    )
 
     def counts():
         return [m.objects.count() for m in models]
@@ -65,6 +76,8 @@ def test_seed_demo_is_idempotent():
     call_command("seed_demo")
     assert counts() == first
     assert Cluster.objects.filter(status="listed").count() >= 4
-    assert set(Contract.objects.values_list("status", flat=True)) == {"active", "pending_approval"}
+    # Approved: the demo's resale and a third organisation's contract, both starting later.
+    statuses = {"active", "pending_approval", "approved"}
+    assert set(Contract.objects.values_list("status", flat=True)) == statuses
     assert Organization.objects.get(name="Hefei Compute Co.").is_verified
     assert User.objects.get(username="admin").is_staff

@@ -4,6 +4,7 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import User
+from marketplace import selectors
 from marketplace.models import CapacityRequest, Contract, QuoteStatus
 from tests.translations import data_words, untranslated_words
 
@@ -44,13 +45,18 @@ def _pages(username: str) -> list[str]:
             f"/market/requests/{request.pk}/",
             f"/market/quotes/{quote.pk}/accept/",
             "/market/contracts/",
-            *(f"/market/contracts/{c.pk}/" for c in Contract.objects.all()),
+            *(f"/market/contracts/{c.pk}/" for c in _visible(username)),
         ]
     return [
         "/",
         "/market/contracts/",
-        *(f"/market/contracts/{c.pk}/" for c in Contract.objects.all()),
+        *(f"/market/contracts/{c.pk}/" for c in _visible(username)),
     ]
+
+
+def _visible(username: str):
+    """The contracts this demo login may open (other demo organisations sign some too)."""
+    return selectors.contract_list(user=User.objects.get(username=username))
 
 
 @pytest.mark.parametrize("username", ["customer", "provider", "admin"])
@@ -61,3 +67,19 @@ def test_every_market_page_is_all_chinese_in_chinese(client, demo, username):
         response = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans")
         assert response.status_code == 200, url
         assert untranslated_words(response.content.decode(), allowed) == [], url
+
+
+def test_the_demo_resells_part_of_a_contract_and_the_index_has_history(client, demo):
+    from marketplace.index_models import MarketIndexDay
+    from marketplace.models import ResaleListing
+
+    listing = ResaleListing.objects.get()
+    assert listing.sold_servers == 2
+    sale = Contract.objects.get(kind="resale")
+    assert sale.parent_contract == listing.contract
+    assert MarketIndexDay.objects.filter(index_price_per_p_year__isnull=False).count() >= 12
+    client.force_login(User.objects.get(username="customer"))
+    page = client.get(f"/market/contracts/{listing.contract_id}/").content.decode()
+    assert "Lingxi Inference Studio" in page and "List servers for resale" in page
+    home = client.get("/").content.decode()
+    assert "Compute price index" in home and "<svg" in home

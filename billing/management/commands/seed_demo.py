@@ -18,6 +18,7 @@ from billing.demo import (
 )
 from inventory.demo import seed_inventory
 from marketplace.demo import seed_market
+from marketplace.demo_resale import seed_resale
 
 
 class Command(BaseCommand):
@@ -33,8 +34,13 @@ class Command(BaseCommand):
         accounts = seed_accounts()
         inventory = seed_inventory(accounts)
         market = seed_market(accounts)
+        resold = seed_resale(accounts)
         mid_month = seed_mid_month_contract(accounts)
-        contracts = [*market.contracts, *([mid_month] if mid_month else [])]
+        contracts = [
+            *market.contracts,
+            *([mid_month] if mid_month else []),
+            *([resold.sale] if resold.sale else []),
+        ]
         seed_overdue_invoice(mid_month)
         billing = seed_billing(contracts)
         disputes = seed_refund_and_dispute(accounts, mid_month)
@@ -77,6 +83,12 @@ class Command(BaseCommand):
                 f"{statement.collected:,} (VAT {statement.vat:,}), commission "
                 f"{statement.commission:,} on {statement.commission_base}, payable "
                 f"{statement.payable:,}."
+            )
+        if resold.listing is not None:
+            self.stdout.write(
+                f"Resale listing {resold.listing.pk}: {resold.listing.servers} servers of "
+                f"contract {resold.listing.contract_id}, {resold.listing.sold_servers} sold"
+                + (f" (resale contract {resold.sale.pk})." if resold.sale else ".")
             )
         self.stdout.write(
             f"Open request {market.open_request.pk} with "
