@@ -2,7 +2,7 @@
 at once never give back more than it brought in; two disputes opened at once make one."""
 
 # Fixtures are shared by importing them from the payments tests (pytest finds them by name).
-# ruff: noqa: F401, F811
+# ruff: noqa: F401
 
 from decimal import Decimal
 
