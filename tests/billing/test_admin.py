@@ -35,6 +35,8 @@ MONEY_DOCUMENTS = [
     "WebhookEvent",
     "DocumentSequence",
     "ContractOverdueFlag",
+    "Refund",
+    "InvoiceDispute",
 ]
 
 
