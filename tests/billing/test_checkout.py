@@ -193,3 +193,28 @@ def test_when_stripe_cannot_open_the_page_the_customer_is_told_and_may_try_again
     assert failed.status == PaymentStatus.FAILED and failed.failure_code == "checkout_not_opened"
     assert sent_emails == []
     assert client.post(pay_url(invoice))["Location"].startswith(stripe_on.api_base)
+
+
+def test_a_completed_session_still_unpaid_waits_and_an_async_failure_fails_it(
+    client, member, invoice, stripe_on
+):
+    client.force_login(member)
+    client.post(pay_url(invoice))
+    payment = Payment.objects.get(invoice=invoice)
+    session = {
+        **stripe_on.checkout_sessions[payment.reference],
+        "status": "complete",
+        "payment_status": "unpaid",  # a bank debit on its way
+    }
+    session = {k: v for k, v in session.items() if not k.startswith("_")}
+    assert (
+        deliver(client, stripe_on.event("checkout.session.completed", session)).status_code == 200
+    )
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PENDING
+    failed = stripe_on.event("checkout.session.async_payment_failed", session)
+    assert deliver(client, failed).status_code == 200
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.FAILED
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.OPEN
