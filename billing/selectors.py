@@ -241,11 +241,18 @@ def invoice_history(invoice: Invoice, *, payments: list[Payment] | None = None) 
 
 
 def _actor_words(label: str) -> str:
-    if label == "webhook":
-        return gettext("Stripe (webhook)")
-    if label.startswith("task:") or label in ("collect_due", "seed_demo"):
+    """Who acted, in words, when no user did (``BillingEvent.actor_label``)."""
+    words = {
+        "webhook": gettext("Stripe (webhook)"),
+        "checkout": gettext("Stripe Checkout"),
+        "reconciliation": gettext("Reconciliation with Stripe"),
+        "seed_demo": gettext("Demo data"),
+        "collect_due": gettext("Billing run"),
+        "api": gettext("API"),
+    }
+    if label.startswith("task:"):
         return gettext("Billing run")
-    return label or gettext("System")
+    return words.get(label, gettext("System"))
 
 
 def fapiao_request_list(*, user: User | None) -> QuerySet[FapiaoRequest]:

@@ -88,6 +88,10 @@ class PaymentRefundView(ParseBodyFirstMixin, APIView):
         request_key = request.META.get(HEADER, "").strip()
         if len(request_key) > MAX_KEY_LENGTH:
             raise InvalidInput("idempotency_key", f"At most {MAX_KEY_LENGTH} characters.")
+        if request_key and not (request_key.isascii() and request_key.isprintable()):
+            raise InvalidInput(
+                "idempotency_key", "Use printable ASCII characters only (e.g. a UUID)."
+            )
         serializer = RefundRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         outcome = refund_issue(

@@ -18,7 +18,13 @@ from billing.ledger.audit import billing_event_record
 from billing.models import BillingEvent, DisputeStatus, Invoice, InvoiceDispute, InvoiceStatus
 
 DISPUTE = BillingEvent.Subject.DISPUTE
-OUTCOMES = (DisputeStatus.CREDITED, DisputeStatus.REJECTED)
+# The one table of a dispute's states: open until resolved, then final.
+DISPUTE_TRANSITIONS: dict[str, frozenset[str]] = {
+    DisputeStatus.OPEN: frozenset({DisputeStatus.CREDITED, DisputeStatus.REJECTED}),
+    DisputeStatus.CREDITED: frozenset(),
+    DisputeStatus.REJECTED: frozenset(),
+}
+OUTCOMES = tuple(DISPUTE_TRANSITIONS[DisputeStatus.OPEN])
 
 
 class InvoiceNotDisputable(DomainError):
@@ -120,7 +126,7 @@ def dispute_resolve(
     with transaction.atomic():
         Invoice.objects.select_for_update().get(pk=dispute.invoice_id)
         locked = InvoiceDispute.objects.select_for_update().get(pk=dispute.pk)
-        if locked.status != DisputeStatus.OPEN:
+        if outcome not in DISPUTE_TRANSITIONS[locked.status]:
             raise DisputeNotOpen(
                 gettext("This dispute is already resolved (%(status)s).")
                 % {"status": locked.get_status_display()}

@@ -21,11 +21,9 @@ from accounts.models import User
 from billing.models import IN_FLIGHT, Gateway, Invoice, Payment, PaymentStatus
 from billing.payments.charges import check_payable
 from billing.payments.errors import CardPaymentsUnavailable, GatewayFailed, PaymentInFlight
-from billing.payments.gateways import GatewayError, card_gateway
-from billing.payments.gateways.stripe_gateway import to_fen
-from billing.payments.outcomes import record_event
-
-CHECKOUT_KEY_PREFIX = "checkout-"
+from billing.payments.gateways import ChargeOutcome, ChargeResult, GatewayError, card_gateway
+from billing.payments.gateways.stripe_gateway import CHECKOUT_KEY_PREFIX, to_fen
+from billing.payments.outcomes import payment_apply_outcome, record_event
 
 
 @dataclass(frozen=True)
@@ -102,6 +100,17 @@ def checkout_start(
     try:
         result = gateway.create_checkout(payment, success_url=success_url, cancel_url=cancel_url)
     except GatewayError as exc:
+        # The customer never got a page: free the invoice for a new attempt (a new key).
+        payment_apply_outcome(
+            payment_id=payment.pk,
+            result=ChargeResult(
+                ChargeOutcome.DECLINED,
+                failure_code="checkout_not_opened",
+                failure_message=str(exc)[:500],
+            ),
+            actor=actor,
+            actor_label="checkout",
+        )
         raise GatewayFailed(
             gettext("The card payment page could not be opened; please try again later.")
         ) from exc

@@ -26,6 +26,7 @@ from billing.models import (
 )
 from billing.notifications import emails
 from billing.payments.gateways import ChargeOutcome, ChargeResult
+from billing.payments.gateways.stripe_gateway import is_checkout
 
 PAYMENT = BillingEvent.Subject.PAYMENT
 
@@ -131,7 +132,9 @@ def payment_apply_outcome(
                 actor_label=actor_label,
                 reason=reason or f"{payment.failure_code}: {payment.failure_message}",
             )
-            if invoice.status in PAYABLE:  # no dunning mail for an invoice paid meanwhile
+            # No dunning mail for an invoice paid meanwhile, nor for a hosted payment page
+            # that was left or expired (the customer chose not to pay there; nothing failed).
+            if invoice.status in PAYABLE and not is_checkout(payment):
                 emails.send_payment_failed(invoice, _failure_reason(invoice, payment))
         elif result.outcome == ChargeOutcome.UNKNOWN and before in IN_FLIGHT:
             _save_failure(payment, PaymentStatus.UNKNOWN, result)

@@ -253,7 +253,9 @@ def _refund_failed(refund_id: int, message: str, *, actor_label: str) -> Refund:
         return refund
 
 
-def refund_confirm(refund: Refund, *, actor_label: str, reason: str = "") -> Refund:
+def refund_confirm(
+    refund: Refund, *, actor_label: str, reason: str = "", actor: User | None = None
+) -> Refund:
     """The gateway confirmed the refund (Stripe's webhook). Idempotent."""
     with transaction.atomic():
         refund = Refund.objects.select_for_update().get(pk=refund.pk)
@@ -263,7 +265,7 @@ def refund_confirm(refund: Refund, *, actor_label: str, reason: str = "") -> Ref
         refund.confirmed_at = timezone.now()
         refund.save(update_fields=["status", "confirmed_at"])
         _refund_event(
-            refund, RefundStatus.PENDING, actor=None, actor_label=actor_label, reason=reason
+            refund, RefundStatus.PENDING, actor=actor, actor_label=actor_label, reason=reason
         )
         return refund
 
@@ -337,7 +339,12 @@ def _refund_send(refund: Refund, *, actor_label: str) -> RefundOutcome:
     )
     refund.refresh_from_db()
     if not gateway.can_charge:  # offline: recording the bank refund is the whole refund
-        refund = refund_confirm(refund, actor_label=actor_label, reason="bank refund recorded")
+        refund = refund_confirm(
+            refund,
+            actor=refund.created_by,
+            actor_label=actor_label,
+            reason="bank refund recorded",
+        )
     return RefundOutcome(refund, replayed=False)
 
 

@@ -222,11 +222,19 @@ def _refund_updated(event: dict[str, Any], refund: dict[str, Any]) -> str:
 
 
 def _checkout_settled(event: dict[str, Any], session: dict[str, Any]) -> str:
-    """``checkout.session.completed`` or ``.expired``: the hosted page was paid, or not."""
+    """``checkout.session.completed`` (paid, or an async payment still on its way),
+    ``.async_payment_succeeded`` / ``.async_payment_failed`` or ``.expired``."""
     payment = _find_checkout_payment(session)
     if payment is None:
         return "no matching payment"
     result = checkout_outcome(session)
+    if event["type"] == "checkout.session.async_payment_failed":
+        result = ChargeResult(
+            ChargeOutcome.DECLINED,
+            external_id=result.external_id,
+            failure_code="async_payment_failed",
+            failure_message="The payment started on the payment page did not go through.",
+        )
     if result.outcome == ChargeOutcome.UNKNOWN:
         return f"payment {payment.pk} still open"
     settled = payment_apply_outcome(
@@ -268,6 +276,7 @@ HANDLERS = {
     "setup_intent.succeeded": _setup_succeeded,
     "checkout.session.completed": _checkout_settled,
     "checkout.session.async_payment_succeeded": _checkout_settled,
+    "checkout.session.async_payment_failed": _checkout_settled,
     "checkout.session.expired": _checkout_settled,
 }
 

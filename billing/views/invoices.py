@@ -34,8 +34,9 @@ def invoice_list(request):
     invoices = selectors.invoice_list(user=request.user).select_related("customer", "contract")[
         :200
     ]
-    payouts = selectors.payout_list(user=request.user)[:24]
-    return render(request, "billing/invoice_list.html", {"invoices": invoices, "payouts": payouts})
+    rows = [{"invoice": i, "last_day": i.period_end - ONE_DAY} for i in invoices]
+    has_payouts = selectors.payout_list(user=request.user, with_lines=False).exists()
+    return render(request, "billing/invoice_list.html", {"rows": rows, "has_payouts": has_payouts})
 
 
 def invoice_for(request: HttpRequest, pk: int):

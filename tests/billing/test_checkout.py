@@ -17,6 +17,7 @@ from tests.billing.test_payments import (
     fake,
     make_contract,
     make_invoice,
+    sent_emails,
     stripe_off,
     stripe_on,
 )
@@ -134,7 +135,7 @@ def test_a_declined_card_on_the_hosted_page_records_nothing(client, member, invo
 
 
 def test_an_expired_session_fails_the_payment_and_frees_the_invoice(
-    client, member, invoice, stripe_on
+    client, member, invoice, stripe_on, sent_emails
 ):
     client.force_login(member)
     client.post(pay_url(invoice))
@@ -144,6 +145,7 @@ def test_an_expired_session_fails_the_payment_and_frees_the_invoice(
     assert deliver(client, expired).status_code == 200
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.FAILED and payment.failure_code == "checkout_expired"
+    assert sent_emails == []  # leaving the page is not a failed card payment
     assert client.post(pay_url(invoice)).status_code == 302  # a new page can be opened
 
 
@@ -178,3 +180,41 @@ def test_staff_do_not_pay_for_customers_and_others_get_404(client, invoice, stri
     assert client.post(pay_url(invoice)).status_code == 403
     client.force_login(member_of(OrganizationFactory(name="Someone else")))
     assert client.post(pay_url(invoice)).status_code == 404
+
+
+def test_when_stripe_cannot_open_the_page_the_customer_is_told_and_may_try_again(
+    client, member, invoice, stripe_on, sent_emails
+):
+    client.force_login(member)
+    stripe_on.fail_next("rate_limit", path="/v1/checkout/sessions")
+    response = client.post(pay_url(invoice), follow=True)
+    assert "could not be opened" in response.content.decode()
+    failed = Payment.objects.get(invoice=invoice)
+    assert failed.status == PaymentStatus.FAILED and failed.failure_code == "checkout_not_opened"
+    assert sent_emails == []
+    assert client.post(pay_url(invoice))["Location"].startswith(stripe_on.api_base)
+
+
+def test_a_completed_session_still_unpaid_waits_and_an_async_failure_fails_it(
+    client, member, invoice, stripe_on
+):
+    client.force_login(member)
+    client.post(pay_url(invoice))
+    payment = Payment.objects.get(invoice=invoice)
+    session = {
+        **stripe_on.checkout_sessions[payment.reference],
+        "status": "complete",
+        "payment_status": "unpaid",  # a bank debit on its way
+    }
+    session = {k: v for k, v in session.items() if not k.startswith("_")}
+    assert (
+        deliver(client, stripe_on.event("checkout.session.completed", session)).status_code == 200
+    )
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PENDING
+    failed = stripe_on.event("checkout.session.async_payment_failed", session)
+    assert deliver(client, failed).status_code == 200
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.FAILED
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.OPEN

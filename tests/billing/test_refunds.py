@@ -265,3 +265,17 @@ def test_customers_see_refunds_but_no_refund_form(client, member, staff, invoice
         {"payment": payment.pk, "amount": "1.00", "reason": "x"},
     )
     assert denied.status_code == 403
+
+
+def test_a_refunded_invoice_reads_in_chinese_for_staff_and_customer(
+    client, member, staff, invoice, stripe_off
+):
+    from tests.translations import data_words, untranslated_words
+
+    payment = transfer(invoice, "1200.00")
+    refund(staff, payment, "140.00")
+    refund(staff, payment, "100.00")
+    for user in (staff, member):
+        client.force_login(user)
+        html = client.get(f"/billing/invoices/{invoice.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+        assert untranslated_words(html.content.decode(), data_words()) == [], user

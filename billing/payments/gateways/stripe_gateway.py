@@ -277,6 +277,12 @@ class StripeGateway:
 
     def _retrieve_checkout(self, payment: Payment) -> ChargeResult:
         """How a hosted checkout ended: paid, expired, or still open (unknown)."""
+        if not payment.reference.startswith(CHECKOUT_SESSION_PREFIX):
+            return ChargeResult(
+                ChargeOutcome.DECLINED,
+                failure_code="checkout_not_opened",
+                failure_message="Stripe never opened the payment page.",
+            )
         try:
             session = self.client.v1.checkout.sessions.retrieve(payment.reference)
         except stripe.StripeError as exc:
@@ -313,11 +319,15 @@ class StripeGateway:
 
 
 CHECKOUT_SESSION_PREFIX = "cs_"
+CHECKOUT_KEY_PREFIX = "checkout-"
 
 
 def is_checkout(payment: Payment) -> bool:
-    """A payment made on a hosted Checkout page keeps its session id as its reference."""
-    return payment.reference.startswith(CHECKOUT_SESSION_PREFIX)
+    """A payment made on a hosted Checkout page: its key says so, and its reference keeps the
+    session id once Stripe has opened the page. Such a payment is never charged directly."""
+    return payment.idempotency_key.startswith(CHECKOUT_KEY_PREFIX) or payment.reference.startswith(
+        CHECKOUT_SESSION_PREFIX
+    )
 
 
 def checkout_outcome(session: Any) -> ChargeResult:
