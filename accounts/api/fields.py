@@ -78,6 +78,15 @@ class TextField(serializers.CharField):
         return value
 
 
+class JsonBooleanField(serializers.BooleanField):
+    """``true`` or ``false``: DRF would also take 0, 1, "yes", "on" and the like."""
+
+    def to_internal_value(self, data) -> bool:
+        if isinstance(data, bool):
+            return data
+        self.fail("invalid", input=data)
+
+
 class CodeRelatedField(serializers.SlugRelatedField):
     """A catalog row named by its ``code``; a malformed code is refused before any query."""
 
@@ -99,7 +108,9 @@ class CodeListField(ManyRelatedField):
     }
 
     def to_internal_value(self, data):
-        if isinstance(data, list) and len(data) > limits.MAX_CODES_PER_LIST:
+        if not isinstance(data, list):  # DRF takes any iterable: a dict, even {}
+            self.fail("not_a_list", input_type=type(data).__name__)
+        if len(data) > limits.MAX_CODES_PER_LIST:
             self.fail("max_length")
         return super().to_internal_value(data)
 

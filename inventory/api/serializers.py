@@ -1,4 +1,3 @@
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -94,16 +93,16 @@ class ClusterSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_uptime_90d(self, cluster: Cluster) -> str | None:
         uptime = self.context.get("uptime", {}).get(cluster.pk)
         return None if uptime is None else str(uptime)
 
-    @extend_schema_field(OpenApiTypes.INT)
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_free_servers(self, cluster: Cluster) -> int | None:
         return self.context.get("free_servers", {}).get(cluster.pk)
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_free_p(self, cluster: Cluster) -> str | None:
         free = self.context.get("free_servers", {}).get(cluster.pk)
         return None if free is None else exact_decimal_string(free * cluster.rated_p_per_server)

@@ -7,6 +7,7 @@ from accounts import limits
 from accounts.api.fields import (
     CodeRelatedField,
     HorizonDateField,
+    JsonBooleanField,
     TextField,
     code_list,
     price_field,
@@ -42,7 +43,7 @@ class CapacityRequestCreateSerializer(serializers.Serializer):
     interconnect = serializers.ChoiceField(
         choices=InterconnectRequirement.choices, default=InterconnectRequirement.ANY
     )
-    single_cluster = serializers.BooleanField(default=True)
+    single_cluster = JsonBooleanField(default=True)
     start_date = HorizonDateField()
     term_months = serializers.IntegerField(
         min_value=limits.MIN_TERM_MONTHS, max_value=limits.MAX_TERM_MONTHS
@@ -197,6 +198,9 @@ class ContractEventSerializer(serializers.ModelSerializer):
         return event.actor.username if event.actor_id else event.actor_label
 
 
+HIDDEN_FROM_PROVIDERS = ("total_p", "price_per_p_year", "annual_price", "total_price")
+
+
 class ContractSerializer(serializers.ModelSerializer):
     """A contract. Providers see only their own lines of it, and not its totals."""
 
@@ -227,6 +231,8 @@ class ContractSerializer(serializers.ModelSerializer):
             "termination_reason",
             "created_at",
         ]
+        # A provider's view leaves the contract's totals out (null).
+        extra_kwargs = {name: {"allow_null": True} for name in HIDDEN_FROM_PROVIDERS}
 
     def _view(self, contract: Contract):
         return contract_view(contract, user=self.context["request"].user)
@@ -237,7 +243,7 @@ class ContractSerializer(serializers.ModelSerializer):
     def to_representation(self, contract: Contract) -> dict:
         data = super().to_representation(contract)
         if not self._view(contract).show_totals:
-            for name in ("total_p", "price_per_p_year", "annual_price", "total_price"):
+            for name in HIDDEN_FROM_PROVIDERS:
                 data[name] = None
         return data
 
@@ -326,7 +332,7 @@ class SizingRequestSerializer(serializers.Serializer):
         required=False,
         help_text="Mode `duration`: the servers the run has.",
     )
-    activation_recomputation = serializers.BooleanField(
+    activation_recomputation = JsonBooleanField(
         default=False, help_text="8 x params x tokens FLOPs instead of 6 x."
     )
     # Both
