@@ -78,6 +78,16 @@ class TextField(serializers.CharField):
         return value
 
 
+class DecimalInput(serializers.DecimalField):
+    """A decimal given as a JSON string ("1.5") or a whole JSON number (2); never a float, which
+    would have been rounded by the client's JSON before we see it."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool | float):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class JsonBooleanField(serializers.BooleanField):
     """``true`` or ``false``: DRF would also take 0, 1, "yes", "on" and the like."""
 
@@ -163,7 +173,7 @@ def price_field(**kwargs) -> serializers.DecimalField:
     """A price per P per year, within what the business allows."""
     from accounts.money import RATE_DECIMAL_PLACES, RATE_MAX_DIGITS
 
-    return serializers.DecimalField(
+    return DecimalInput(
         max_digits=RATE_MAX_DIGITS,
         decimal_places=RATE_DECIMAL_PLACES,
         min_value=limits.MIN_PRICE_PER_P_YEAR,

@@ -21,6 +21,7 @@ A new endpoint gets these without anything written for it; the rules here read t
 authentication, permission, throttle, pagination and filter settings.
 """
 
+import math
 from datetime import date
 from decimal import Decimal
 
@@ -30,7 +31,7 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import permissions, serializers
 
 from accounts import limits
-from accounts.api.fields import HorizonDateField, HorizonDateTimeField, TextField
+from accounts.api.fields import DecimalInput, HorizonDateField, HorizonDateTimeField, TextField
 
 JSON = "application/json"
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -118,6 +119,20 @@ def _decimal_pattern(field: serializers.DecimalField) -> str | None:
     return None  # a bound a pattern cannot say simply: the server's 400 names it
 
 
+_STRING_KEYS = ("type", "format", "pattern", "maxLength", "minLength")
+
+
+def _also_whole_numbers(field: serializers.DecimalField, schema: dict) -> None:
+    """A decimal input also takes a whole JSON number (``DecimalInput``): say so, bounded."""
+    digits = (field.max_digits or 30) - (field.decimal_places or 0)
+    whole: dict = {"type": "integer", "maximum": 10**digits - 1}
+    if field.max_value is not None:
+        whole["maximum"] = min(whole["maximum"], math.floor(field.max_value))
+    whole["minimum"] = -whole["maximum"] if field.min_value is None else math.ceil(field.min_value)
+    text = {key: schema.pop(key) for key in _STRING_KEYS if key in schema}
+    schema["oneOf"] = [text, whole]
+
+
 def refine_field_schema(field, schema: dict) -> None:
     """Write into ``schema`` what the field checks and spectacular cannot see."""
     if isinstance(field, TextField):
@@ -136,6 +151,8 @@ def refine_field_schema(field, schema: dict) -> None:
         pattern = _decimal_pattern(field)
         if pattern:
             schema["pattern"] = pattern
+        if isinstance(field, DecimalInput):
+            _also_whole_numbers(field, schema)
     elif isinstance(field, serializers.ListField | serializers.ManyRelatedField) and not (
         field.allow_empty
     ):

@@ -11,7 +11,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api.fields import TextField
+from accounts.api.fields import DecimalInput, TextField
 from accounts.api.idempotency import HEADER, MAX_KEY_LENGTH, idempotent
 from accounts.api.permissions import IsPlatformAdmin
 from accounts.errors import DomainError
@@ -31,9 +31,7 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 
 
 def _money(**kwargs) -> serializers.DecimalField:
-    return serializers.DecimalField(
-        max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs
-    )
+    return DecimalInput(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs)
 
 
 class PaymentSerializer(serializers.ModelSerializer):

@@ -4,6 +4,7 @@ from rest_framework import serializers
 from accounts import limits
 from accounts.api.fields import (
     CodeRelatedField,
+    DecimalInput,
     ExactDecimalField,
     HorizonDateField,
     HorizonDateTimeField,
@@ -126,7 +127,7 @@ class ClusterWriteSerializer(serializers.Serializer):
     )
     available_from = HorizonDateField()
     available_until = HorizonDateField(required=False, allow_null=True)
-    sla_uptime_percent = serializers.DecimalField(
+    sla_uptime_percent = DecimalInput(
         max_digits=6,
         decimal_places=3,
         min_value=limits.MIN_SLA_UPTIME_PERCENT,
@@ -144,7 +145,7 @@ class SearchWindowSerializer(serializers.Serializer):
 
     start = HorizonDateField(required=False)
     end = HorizonDateField(required=False)
-    min_free_p = serializers.DecimalField(
+    min_free_p = DecimalInput(
         max_digits=P_MAX_DIGITS,
         decimal_places=P_DECIMAL_PLACES,
         min_value=0,

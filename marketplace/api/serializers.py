@@ -6,6 +6,7 @@ from rest_framework import serializers
 from accounts import limits
 from accounts.api.fields import (
     CodeRelatedField,
+    DecimalInput,
     HorizonDateField,
     JsonBooleanField,
     TextField,
@@ -28,7 +29,7 @@ from marketplace.selectors import contract_view
 
 class CapacityRequestCreateSerializer(serializers.Serializer):
     gpu_models = code_list(queryset=GpuModel.objects.all(), allow_empty=False)
-    min_p = serializers.DecimalField(
+    min_p = DecimalInput(
         max_digits=P_MAX_DIGITS,
         decimal_places=P_DECIMAL_PLACES,
         required=False,
@@ -318,7 +319,7 @@ class SizingRequestSerializer(serializers.Serializer):
     training_tokens = serializers.IntegerField(
         min_value=1, max_value=int(limits.MAX_TRAINING_TOKENS), required=False
     )
-    days = serializers.DecimalField(
+    days = DecimalInput(
         max_digits=8,
         decimal_places=2,
         min_value=Decimal("0.01"),
@@ -336,7 +337,7 @@ class SizingRequestSerializer(serializers.Serializer):
         default=False, help_text="8 x params x tokens FLOPs instead of 6 x."
     )
     # Both
-    utilisation = serializers.DecimalField(
+    utilisation = DecimalInput(
         max_digits=4, decimal_places=3, min_value=0, max_value=1, default=Decimal("0.45")
     )
     gpu_models = code_list(queryset=GpuModel.objects.all(), required=False)
