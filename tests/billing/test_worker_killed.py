@@ -89,10 +89,12 @@ def test_a_worker_killed_mid_invoice_loses_nothing_and_a_rerun_bills_once(
             assert victim != os.getpid()  # a pool process, not this one
             os.kill(victim, signal.SIGKILL)
             _wait_for(
-                lambda: BillingRunStep.objects.filter(
-                    run_date=MAY, step="issue_invoices", finished_at__isnull=False
-                ).count()
-                == 2,
+                lambda: (
+                    BillingRunStep.objects.filter(
+                        run_date=MAY, step="issue_invoices", finished_at__isnull=False
+                    ).count()
+                    == 2
+                ),
                 60,
                 "the other two chunks",
             )
@@ -102,9 +104,11 @@ def test_a_worker_killed_mid_invoice_loses_nothing_and_a_rerun_bills_once(
             # and none of the day's later steps.
             billed = set(Invoice.objects.values_list("contract_id", flat=True))
             assert len(billed) == 4
-            assert not BillingRunStep.objects.filter(run_date=MAY).exclude(
-                step="issue_invoices"
-            ).exists()
+            assert (
+                not BillingRunStep.objects.filter(run_date=MAY)
+                .exclude(step="issue_invoices")
+                .exists()
+            )
 
             # The next run (the beat's, or an operator's) finishes the day, through a new
             # pool process the worker started in place of the dead one.
