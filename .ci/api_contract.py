@@ -99,13 +99,10 @@ def main() -> int:
             "STRIPE_API_KEY": TEST_API_KEY,
             "STRIPE_API_BASE": stripe.api_base,
             "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-            # Throttle and lockout stay on (their 429s are documented) but generous enough
-            # that the three demo logins below get their tokens.
-            "API_LOGIN_RATE": "100/min",
         }
         with running_stack(args.db, workers=2, extra_env=extra) as stack:
             roles = [role.strip() for role in args.roles.split(",") if role.strip()]
-            tokens = {role: api_token(stack.base_url, role) for role in roles}
+            tokens = {role: api_token(stack, role) for role in roles}
             for role in roles:
                 figures = run_role(stack.base_url, role, tokens[role], args)
                 results.append(figures)

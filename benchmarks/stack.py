@@ -144,16 +144,20 @@ def running_stack(
             process.wait()
 
 
-def api_token(base_url: str, role: str) -> str:
-    """A fresh API token for a demo login (POST /api/v1/auth/token/)."""
-    import json
-
-    username, password = DEMO_LOGINS[role]
-    request = urllib.request.Request(
-        f"{base_url}/api/v1/auth/token/",
-        data=json.dumps({"username": username, "password": password}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
+def api_token(stack: Stack, role: str) -> str:
+    """A fresh API token for a demo login, made in the database (not through the login
+    endpoint, whose rate limit and lockout a fuzzing run may have used up for this address)."""
+    username, _password = DEMO_LOGINS[role]
+    code = (
+        "from accounts.models import User; from accounts.services import api_token_create; "
+        f"print(api_token_create(user=User.objects.get(username={username!r}), name='stack')[1])"
     )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())["token"]
+    result = subprocess.run(
+        [PYTHON, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env=stack.env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return result.stdout.strip().splitlines()[-1]

@@ -158,3 +158,15 @@ def test_cluster_search_window_is_the_serializer(customer_user):
     response = client.get(reverse("cluster-list"), {"start": "2027-01-01", "end": "2026-12-31"})
     assert response.status_code == 400
     assert "end" in response.json()["errors"]
+
+
+def test_decimal_inputs_are_strings_or_whole_numbers(schema, customer_user):
+    amount = schema["components"]["schemas"]["MarkPaidRequest"]["properties"]["amount"]
+    text, whole = amount["oneOf"]
+    assert (text["type"], whole["type"]) == ("string", "integer")
+    assert whole["minimum"] == 1
+    client = client_for(customer_user)
+    body = {"gpu_models": ["A800-80G"], "start_date": "2027-06-01", "term_months": 12}
+    response = client.post("/api/v1/capacity-requests/", {**body, "min_p": 4.5})
+    assert response.status_code == 400
+    assert "min_p" in response.json()["errors"]
