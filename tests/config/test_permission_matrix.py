@@ -6,18 +6,22 @@ the "A" organisations; the "B" ones must get 404 on them (never a 403 that admit
 exists, never its data). GETs are tried for real; a POST only where it must be refused ("-"
 marks an actor allowed to do it, not tried, so nothing is written).
 
-Adding a row: ``"<url name>": (METHOD, object, "anon provA provB custA custB both staff")``.
-``object`` names what the URL's ``pk`` (or ``code``) points at in the world below; ``None`` for a
-URL without one. Statuses: pages answer anonymous visitors with a redirect to the login (302),
-the API with 401. Listed clusters and their outages are public (the market shows them); what an
-organisation owns (requests, quotes, contracts, invoices, payouts, members, tokens) is 404 to
-the others. Admin-only actions answer 403 before looking the object up, the same for every id,
-so that 403 tells nothing about A's objects. The schema is the same document for everyone
-(tried as anonymous and staff only: it is the slowest page).
+Adding a row: ``"<url name>": (METHOD, object, "anon provA provB custA custB both staff")``;
+another method on the same URL: ``"<url name>@POST"``. ``object`` names what the URL's ``pk``
+(or ``code``) points at in ``_world()``; ``None`` for a URL without one; a further parameter
+(``<int:dispute_pk>``) is looked up in the world's objects by its own name.
+
+Statuses: pages answer anonymous visitors with a redirect to the login (302), the API with 401.
+Listed clusters and their outages are public (the market shows them); what an organisation
+owns (requests, quotes, contracts, invoices, payouts, members, tokens) is 404 to the others.
+Admin-only actions answer 403 before looking the object up, the same for every id, so that 403
+tells nothing about A's objects. The schema is the same document for everyone (tried as
+anonymous and staff only: it is the slowest page).
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -272,17 +276,21 @@ def _world() -> dict:
     }
 
 
+_PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>|\(\?P<(\w+)>")
+
+
 def _path(name: str, route: str, obj: str | None, objects: dict) -> str:
+    """The URL for a row: ``pk``/``code`` are the row's object; another parameter is the world
+    object of that name (``objects["dispute_pk"]``), or a placeholder ("x") if there is none."""
     kwargs = {}
-    for key in ("pk", "code", "token", "uidb64"):
-        if f"<{key}>" in route or f":{key}>" in route or f"{{{key}}}" in route:
-            kwargs[key] = objects[obj] if key in ("pk", "code") else "x"
-    if "<str:token>" in route and obj == "invite_token":
-        kwargs["token"] = objects["invite_token"]
-    if "(?P<pk>" in route:
-        kwargs["pk"] = objects[obj]
-    if "(?P<code>" in route:
-        kwargs["code"] = objects[obj]
+    for match in _PARAMETER.finditer(route):
+        key = match.group(1) or match.group(2)
+        if key in ("pk", "code"):
+            kwargs[key] = objects[obj]
+        elif key == "token" and obj == "invite_token":
+            kwargs[key] = objects["invite_token"]
+        else:
+            kwargs[key] = objects.get(key, "x")
     return reverse(name, kwargs=kwargs)
 
 
