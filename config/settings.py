@@ -257,8 +257,10 @@ REST_FRAMEWORK = {
         "accounts.api.filters.StrictFilterBackend",
         "accounts.api.filters.StrictOrderingFilter",
     ],
+    # The API speaks JSON only: a form-encoded body is a 415, not strings for every type.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "accounts.api.input.StrictContentNegotiation",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "accounts.api.schema.StandardAutoSchema",
     "EXCEPTION_HANDLER": "accounts.api.exceptions.api_exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     # Requests per client address (accounts.network) to the sign-up and token endpoints; failed

@@ -78,6 +78,25 @@ class TextField(serializers.CharField):
         return value
 
 
+class DecimalInput(serializers.DecimalField):
+    """A decimal given as a JSON string ("1.5") or a whole JSON number (2); never a float, which
+    would have been rounded by the client's JSON before we see it."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool | float):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class JsonBooleanField(serializers.BooleanField):
+    """``true`` or ``false``: DRF would also take 0, 1, "yes", "on" and the like."""
+
+    def to_internal_value(self, data) -> bool:
+        if isinstance(data, bool):
+            return data
+        self.fail("invalid", input=data)
+
+
 class CodeRelatedField(serializers.SlugRelatedField):
     """A catalog row named by its ``code``; a malformed code is refused before any query."""
 
@@ -99,7 +118,9 @@ class CodeListField(ManyRelatedField):
     }
 
     def to_internal_value(self, data):
-        if isinstance(data, list) and len(data) > limits.MAX_CODES_PER_LIST:
+        if not isinstance(data, list):  # DRF takes any iterable: a dict, even {}
+            self.fail("not_a_list", input_type=type(data).__name__)
+        if len(data) > limits.MAX_CODES_PER_LIST:
             self.fail("max_length")
         return super().to_internal_value(data)
 
@@ -152,7 +173,7 @@ def price_field(**kwargs) -> serializers.DecimalField:
     """A price per P per year, within what the business allows."""
     from accounts.money import RATE_DECIMAL_PLACES, RATE_MAX_DIGITS
 
-    return serializers.DecimalField(
+    return DecimalInput(
         max_digits=RATE_MAX_DIGITS,
         decimal_places=RATE_DECIMAL_PLACES,
         min_value=limits.MIN_PRICE_PER_P_YEAR,

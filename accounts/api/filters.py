@@ -9,6 +9,7 @@ project's defaults (``REST_FRAMEWORK`` in settings).
 from django import forms
 from django.db import models
 from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.filters import OrderingFilter
 
@@ -66,6 +67,15 @@ class CodeListField(forms.CharField):
         return codes
 
 
+_CODE = rf"[-a-zA-Z0-9_]{{1,{limits.MAX_CODE_LENGTH}}}"
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": rf"^{_CODE}(?:,{_CODE}){{0,{limits.MAX_CODES_PER_LIST - 1}}}$",
+    }
+)
 class CodeInFilter(filters.CharFilter):
     """``?gpu_model=A800-80G,H800-80G``: rows whose code is one of these."""
 
@@ -76,6 +86,7 @@ class CodeInFilter(filters.CharFilter):
         super().__init__(*args, **kwargs)
 
 
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": limits.MAX_ID})
 class IdFilter(filters.NumberFilter):
     """An object id: a whole number within PostgreSQL's bigint."""
 
@@ -87,22 +98,37 @@ class IdFilter(filters.NumberFilter):
         super().__init__(*args, **kwargs)
 
 
-def price_filter(**kwargs) -> filters.NumberFilter:
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "decimal",
+        "pattern": rf"^[0-9]{{1,{len(str(int(limits.MAX_PRICE_PER_P_YEAR))) - 1}}}"
+        rf"(?:\.[0-9]{{1,{RATE_DECIMAL_PLACES}}})?$",
+    }
+)
+class PriceFilter(filters.NumberFilter):
     """A price per P per year, bounded like the prices clients may set."""
-    return filters.NumberFilter(
-        min_value=0,
-        max_value=limits.MAX_PRICE_PER_P_YEAR,
-        max_digits=RATE_MAX_DIGITS,
-        decimal_places=RATE_DECIMAL_PLACES,
-        **kwargs,
-    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 0)
+        kwargs.setdefault("max_value", limits.MAX_PRICE_PER_P_YEAR)
+        kwargs.setdefault("max_digits", RATE_MAX_DIGITS)
+        kwargs.setdefault("decimal_places", RATE_DECIMAL_PLACES)
+        super().__init__(*args, **kwargs)
+
+
+def price_filter(**kwargs) -> PriceFilter:
+    return PriceFilter(**kwargs)
 
 
 class StrictFilterSet(filters.FilterSet):
-    """The base of every filter set: booleans are strict."""
+    """The base of every filter set: booleans are strict; a related object is named by its id
+    (an id that matches nothing filters to nothing, as any other value would)."""
 
     FILTER_DEFAULTS = {
         **filters.FilterSet.FILTER_DEFAULTS,
+        models.ForeignKey: {"filter_class": IdFilter},
+        models.OneToOneField: {"filter_class": IdFilter},
         models.BooleanField: {"filter_class": StrictBooleanFilter},
         models.NullBooleanField: {"filter_class": StrictBooleanFilter},
     }
@@ -133,3 +159,19 @@ class StrictOrderingFilter(OrderingFilter):
                 )
             return valid
         return self.get_default_ordering(view)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        serializer_class = getattr(view, "get_serializer_class", lambda: None)()
+        model = getattr(getattr(serializer_class, "Meta", None), "model", None)
+        if model is None:
+            return parameters
+        offered = sorted(
+            item[0] for item in self.get_valid_fields(model._default_manager.none(), view, {})
+        )
+        for parameter in parameters:
+            if parameter["name"] == self.ordering_param and offered:
+                choices = [choice for name in offered for choice in (name, f"-{name}")]
+                parameter["schema"] = {"type": "string", "enum": choices}
+                parameter["description"] = "Order by one field (prefix - to reverse)."
+        return parameters

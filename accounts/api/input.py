@@ -5,6 +5,8 @@
   nothing acts on a request it could not read.
 - ``?format=`` names a renderer we have, or the request is a 400 naming the choices (DRF
   answers an unknown format with a bare 404).
+- A query parameter given without a value (``?status=``, ``?start=``) is a 400: django-filter
+  and DRF would quietly treat it as absent, so a client's typo would list everything.
 """
 
 from django.http import Http404
@@ -23,7 +25,23 @@ class ParseBodyFirstMixin:
             request.data  # noqa: B018 - parsing raises ParseError / UnsupportedMediaType here
 
 
+def refuse_empty_query_values(request) -> None:
+    empty = sorted(
+        name for name, values in request.query_params.lists() if any(v == "" for v in values)
+    )
+    if empty:
+        raise serializers.ValidationError(
+            {name: ["Give a value, or leave the parameter out."] for name in empty}
+        )
+
+
 class StrictContentNegotiation(DefaultContentNegotiation):
+    """Runs first on every API request (DRF negotiates before authenticating)."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        refuse_empty_query_values(request)
+        return super().select_renderer(request, renderers, format_suffix)
+
     def filter_renderers(self, renderers, format):
         try:
             return super().filter_renderers(renderers, format)

@@ -29,6 +29,21 @@ class StandardPagination(PageNumberPagination):
             return self.page_size
         return _whole_number(value, name=self.page_size_query_param, maximum=self.max_page_size)
 
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        bounds = {
+            self.page_query_param: limits.MAX_PAGE_NUMBER,
+            self.page_size_query_param: self.max_page_size,
+        }
+        for parameter in parameters:
+            if parameter["name"] in bounds:
+                parameter["schema"] = {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": bounds[parameter["name"]],
+                }
+        return parameters
+
     def paginate_queryset(self, queryset, request, view=None):
         value = request.query_params.get(self.page_query_param)
         if value is not None and value not in self.last_page_strings:

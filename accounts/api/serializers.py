@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts import limits
@@ -69,10 +70,15 @@ class UserSerializer(serializers.ModelSerializer):
         fields = ["id", "username", "email", "is_staff"]
 
 
+@extend_schema_field({"type": "string", "enum": list(OrganizationRole.values)})
+class RoleField(serializers.CharField):
+    """A role name; an unknown one is refused by ``validate_roles`` with the choices named."""
+
+
 class RegistrationOrganizationSerializer(serializers.Serializer):
     name = TextField(max_length=_max_length("name"))
     roles = serializers.ListField(
-        child=serializers.CharField(max_length=limits.MAX_CODE_LENGTH),
+        child=RoleField(max_length=limits.MAX_CODE_LENGTH),
         allow_empty=False,
         max_length=len(OrganizationRole.values),
         help_text='"provider", "customer" or both.',
@@ -113,7 +119,7 @@ class RegistrationResultSerializer(serializers.Serializer):
 
 
 class TokenRequestSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=User._meta.get_field("username").max_length)
+    username = TextField(max_length=User._meta.get_field("username").max_length)
     password = TextField(
         write_only=True,
         max_length=limits.MAX_PASSWORD_LENGTH,

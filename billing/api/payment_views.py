@@ -11,6 +11,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.api.fields import DecimalInput, TextField
 from accounts.api.idempotency import HEADER, MAX_KEY_LENGTH, idempotent
 from accounts.api.permissions import IsPlatformAdmin
 from accounts.errors import DomainError
@@ -30,9 +31,7 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 
 
 def _money(**kwargs) -> serializers.DecimalField:
-    return serializers.DecimalField(
-        max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs
-    )
+    return DecimalInput(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs)
 
 
 class PaymentSerializer(serializers.ModelSerializer):
@@ -72,7 +71,7 @@ class PaymentResultSerializer(serializers.Serializer):
 
 class MarkPaidSerializer(serializers.Serializer):
     amount = _money(min_value=FEN)
-    reference = serializers.CharField(max_length=200, help_text="The bank transfer reference.")
+    reference = TextField(max_length=200, help_text="The bank transfer reference.")
 
 
 class WebhookAckSerializer(serializers.Serializer):
@@ -162,6 +161,15 @@ class StripeWebhookView(APIView):
 
     @extend_schema(
         request={"application/json": OpenApiTypes.OBJECT},
+        parameters=[
+            OpenApiParameter(
+                "Stripe-Signature",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="Stripe's signature of the payload (checked against the secret).",
+            )
+        ],
         responses={200: WebhookAckSerializer},
         auth=[],
     )

@@ -2,14 +2,13 @@
 
 from rest_framework import serializers
 
+from accounts.api.fields import DecimalInput, TextField
 from accounts.money import FEN, MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 from billing.models import CreditNote, Invoice, InvoiceLine, PayoutLine, PayoutStatement
 
 
 def money(**kwargs) -> serializers.DecimalField:
-    return serializers.DecimalField(
-        max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs
-    )
+    return DecimalInput(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs)
 
 
 class InvoiceLineSerializer(serializers.ModelSerializer):
@@ -73,7 +72,7 @@ class InvoiceSerializer(serializers.ModelSerializer):
 
 class CreditNoteCreateSerializer(serializers.Serializer):
     amount = money(min_value=FEN, help_text="Tax included, positive: what the customer is owed.")
-    reason = serializers.CharField(max_length=2000)
+    reason = TextField(max_length=2000, multiline=True)
 
 
 class InvoiceExportQuerySerializer(serializers.Serializer):

@@ -33,6 +33,18 @@ class _FileRenderer(renderers.BaseRenderer):
         return data if isinstance(data, bytes | str) else str(data)
 
 
+class JsonErrorsMixin:
+    """Errors answer in the API's JSON shape even when the client asked for a file type."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if response.status_code >= 400 and isinstance(
+            getattr(request, "accepted_renderer", None), _FileRenderer
+        ):
+            request.accepted_renderer = renderers.JSONRenderer()
+            request.accepted_media_type = request.accepted_renderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
 class PDFRenderer(_FileRenderer):
     media_type = "application/pdf"
     format = "pdf"
@@ -43,7 +55,9 @@ class CSVRenderer(_FileRenderer):
     format = "csv"
 
 
-class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class InvoiceViewSet(
+    JsonErrorsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Invoices: customers see their own, admins all. Other organisations' invoices are 404."""
 
     serializer_class = InvoiceSerializer
@@ -88,7 +102,7 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return Response(CreditNoteSerializer(note).data, status=status.HTTP_201_CREATED)
 
 
-class InvoiceExportView(APIView):
+class InvoiceExportView(JsonErrorsMixin, APIView):
     """Every finalised invoice as CSV (admins), streamed: ``?status=&issued_from=&issued_to=``."""
 
     permission_classes = [IsPlatformAdmin]

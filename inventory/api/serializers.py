@@ -1,10 +1,10 @@
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts import limits
 from accounts.api.fields import (
     CodeRelatedField,
+    DecimalInput,
     ExactDecimalField,
     HorizonDateField,
     HorizonDateTimeField,
@@ -94,16 +94,16 @@ class ClusterSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_uptime_90d(self, cluster: Cluster) -> str | None:
         uptime = self.context.get("uptime", {}).get(cluster.pk)
         return None if uptime is None else str(uptime)
 
-    @extend_schema_field(OpenApiTypes.INT)
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_free_servers(self, cluster: Cluster) -> int | None:
         return self.context.get("free_servers", {}).get(cluster.pk)
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_free_p(self, cluster: Cluster) -> str | None:
         free = self.context.get("free_servers", {}).get(cluster.pk)
         return None if free is None else exact_decimal_string(free * cluster.rated_p_per_server)
@@ -127,7 +127,7 @@ class ClusterWriteSerializer(serializers.Serializer):
     )
     available_from = HorizonDateField()
     available_until = HorizonDateField(required=False, allow_null=True)
-    sla_uptime_percent = serializers.DecimalField(
+    sla_uptime_percent = DecimalInput(
         max_digits=6,
         decimal_places=3,
         min_value=limits.MIN_SLA_UPTIME_PERCENT,
@@ -145,7 +145,7 @@ class SearchWindowSerializer(serializers.Serializer):
 
     start = HorizonDateField(required=False)
     end = HorizonDateField(required=False)
-    min_free_p = serializers.DecimalField(
+    min_free_p = DecimalInput(
         max_digits=P_MAX_DIGITS,
         decimal_places=P_DECIMAL_PLACES,
         min_value=0,

@@ -1,7 +1,6 @@
 from django.utils import timezone
 from django_filters import rest_framework as filters
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -65,17 +64,6 @@ class ClusterFilter(StrictFilterSet):
         fields = ["gpu_model", "region", "interconnect", "max_price", "status", "provider"]
 
 
-WINDOW_PARAMETERS = [
-    OpenApiParameter("start", OpenApiTypes.DATE, description="Window start (inclusive)."),
-    OpenApiParameter("end", OpenApiTypes.DATE, description="Window end (exclusive)."),
-    OpenApiParameter(
-        "min_free_p",
-        OpenApiTypes.STR,
-        description="Only clusters with at least this many P free for the whole window.",
-    ),
-]
-
-
 class ClusterViewSet(
     ParseBodyFirstMixin,
     mixins.ListModelMixin,
@@ -113,7 +101,7 @@ class ClusterViewSet(
         }
         return ClusterSerializer(clusters, many=True, context=context).data
 
-    @extend_schema(parameters=WINDOW_PARAMETERS)
+    @extend_schema(parameters=[SearchWindowSerializer])
     def list(self, request, *args, **kwargs):
         window = SearchWindowSerializer(data=request.query_params)
         window.is_valid(raise_exception=True)
@@ -159,7 +147,7 @@ class ClusterViewSet(
     @extend_schema(
         parameters=[AvailabilityQuerySerializer], responses=FreeSpanSerializer(many=True)
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def availability(self, request, pk=None):
         """Free servers over ``[start, end)``, as spans of constant value."""
         cluster = self.get_object()

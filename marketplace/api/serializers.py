@@ -6,7 +6,9 @@ from rest_framework import serializers
 from accounts import limits
 from accounts.api.fields import (
     CodeRelatedField,
+    DecimalInput,
     HorizonDateField,
+    JsonBooleanField,
     TextField,
     code_list,
     price_field,
@@ -28,7 +30,7 @@ from marketplace.selectors import contract_view
 
 class CapacityRequestCreateSerializer(serializers.Serializer):
     gpu_models = code_list(queryset=GpuModel.objects.all(), allow_empty=False)
-    min_p = serializers.DecimalField(
+    min_p = DecimalInput(
         max_digits=P_MAX_DIGITS,
         decimal_places=P_DECIMAL_PLACES,
         required=False,
@@ -43,7 +45,7 @@ class CapacityRequestCreateSerializer(serializers.Serializer):
     interconnect = serializers.ChoiceField(
         choices=InterconnectRequirement.choices, default=InterconnectRequirement.ANY
     )
-    single_cluster = serializers.BooleanField(default=True)
+    single_cluster = JsonBooleanField(default=True)
     start_date = HorizonDateField()
     term_months = serializers.IntegerField(
         min_value=limits.MIN_TERM_MONTHS, max_value=limits.MAX_TERM_MONTHS
@@ -226,6 +228,9 @@ class ContractEventSerializer(serializers.ModelSerializer):
         return event.actor.username if event.actor_id else event.actor_label
 
 
+HIDDEN_FROM_PROVIDERS = ("total_p", "price_per_p_year", "annual_price", "total_price")
+
+
 class ContractSerializer(serializers.ModelSerializer):
     """A contract. Providers see only their own lines of it, and not its totals."""
 
@@ -258,6 +263,8 @@ class ContractSerializer(serializers.ModelSerializer):
             "termination_reason",
             "created_at",
         ]
+        # A provider's view leaves the contract's totals out (null).
+        extra_kwargs = {name: {"allow_null": True} for name in HIDDEN_FROM_PROVIDERS}
 
     def _view(self, contract: Contract):
         return contract_view(contract, user=self.context["request"].user)
@@ -268,7 +275,7 @@ class ContractSerializer(serializers.ModelSerializer):
     def to_representation(self, contract: Contract) -> dict:
         data = super().to_representation(contract)
         if not self._view(contract).show_totals:
-            for name in ("total_p", "price_per_p_year", "annual_price", "total_price"):
+            for name in HIDDEN_FROM_PROVIDERS:
                 data[name] = None
         return data
 
@@ -372,7 +379,7 @@ class SizingRequestSerializer(serializers.Serializer):
     training_tokens = serializers.IntegerField(
         min_value=1, max_value=int(limits.MAX_TRAINING_TOKENS), required=False
     )
-    days = serializers.DecimalField(
+    days = DecimalInput(
         max_digits=8,
         decimal_places=2,
         min_value=Decimal("0.01"),
@@ -386,11 +393,11 @@ class SizingRequestSerializer(serializers.Serializer):
         required=False,
         help_text="Mode `duration`: the servers the run has.",
     )
-    activation_recomputation = serializers.BooleanField(
+    activation_recomputation = JsonBooleanField(
         default=False, help_text="8 x params x tokens FLOPs instead of 6 x."
     )
     # Both
-    utilisation = serializers.DecimalField(
+    utilisation = DecimalInput(
         max_digits=4, decimal_places=3, min_value=0, max_value=1, default=Decimal("0.45")
     )
     gpu_models = code_list(queryset=GpuModel.objects.all(), required=False)

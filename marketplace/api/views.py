@@ -202,14 +202,14 @@ class ContractViewSet(
     def terminate(self, request, pk=None):
         """End early (admins; providers of all its clusters with the notice period)."""
         contract = self.get_object()
-        serializer = TerminateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
         as_provider = (
             not request.user.is_staff
             and selectors.contract_view(contract, user=request.user).is_sole_provider
         )
         if not (request.user.is_staff or as_provider):
             raise PermissionDeniedError("Only an admin or the contract's provider may terminate.")
+        serializer = TerminateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
         return self._respond(
             services.contract_terminate(
                 contract=contract,
