@@ -54,7 +54,10 @@ def _day(value: date) -> str:
     return date_format(value, "DATE_FORMAT")
 
 
-def _check_owner(contract: Contract, by: User) -> None:
+def check_reseller(contract: Contract, by: User) -> None:
+    """Only the contract's customer may resell it: raise ``PermissionDeniedError`` otherwise.
+    Callers check this before validating input, so the provider or an admin who can see the
+    contract gets a 403, not field errors."""
     organization = organization_of(by)
     if organization is None or organization.pk != contract.customer_id:
         raise PermissionDeniedError(gettext("Only the contract's customer may resell it."))
@@ -73,7 +76,7 @@ def resale_list(
     today: date | None = None,
 ) -> ResaleListing:
     """Offer ``servers`` of the contract's servers on ``cluster`` over ``[start, end)``."""
-    _check_owner(contract, by)
+    check_reseller(contract, by)
     today = today or timezone.localdate()
     if servers < 1:
         raise InvalidInput("servers", gettext("List at least one server."))
@@ -132,7 +135,7 @@ def resale_list(
 def resale_withdraw(*, listing: ResaleListing, by: User) -> ResaleListing:
     """Take back the unsold part of a listing; what was sold stays sold."""
     if not is_platform_admin(by):
-        _check_owner(listing.contract, by)
+        check_reseller(listing.contract, by)
     with transaction.atomic():
         inventory.clusters_lock(cluster_ids=[listing.cluster_id])
         locked = ResaleListing.objects.select_for_update().get(pk=listing.pk)

@@ -2,12 +2,13 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
-from accounts.errors import DomainError, InvalidInput
+from accounts.errors import DomainError, InvalidInput, PermissionDeniedError
 from inventory.models import Cluster
 from marketplace import resale, selectors
 from marketplace.resale_forms import ResaleListingForm
@@ -20,6 +21,10 @@ from marketplace.views import contract_page
 def contract_resale_create(request: HttpRequest, pk: int) -> HttpResponse:
     """List some of the contract's servers for resale (its customer)."""
     contract = get_object_or_404(selectors.contract_detail(user=request.user), pk=pk)
+    try:
+        resale.check_reseller(contract, request.user)
+    except PermissionDeniedError as exc:
+        raise PermissionDenied(exc.message) from None
     form = ResaleListingForm(request.POST, contract=contract)
     if form.is_valid():
         data = dict(form.cleaned_data)

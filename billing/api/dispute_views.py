@@ -134,9 +134,9 @@ class DisputeViewSet(
     @idempotent
     def resolve(self, request, pk=None):
         """Staff: resolve with a credit note (``credited``, with ``amount``) or reject."""
-        dispute = self.get_object()
-        if not is_platform_admin(request.user):
+        if not is_platform_admin(request.user):  # before the lookup: the same 403 for every id
             raise PermissionDeniedError("Only platform admins resolve disputes.")
+        dispute = self.get_object()
         serializer = DisputeResolveSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

@@ -16,6 +16,8 @@ from rest_framework.views import APIView
 
 from accounts.api.idempotency import idempotent
 from accounts.api.permissions import IsCustomer, IsPlatformAdmin
+from accounts.errors import PermissionDeniedError
+from accounts.selectors import is_platform_admin
 from billing import selectors
 from billing.api.errors import error as _error
 from billing.api.views import CSVRenderer
@@ -79,7 +81,7 @@ class InvoiceFapiaoRequestView(APIView):
                 "special fapiao without the organisation's address, phone and bank."
             ),
             401: UNAUTHENTICATED,
-            403: _error("Not a customer organisation."),
+            403: _error("Not a customer organisation (platform admins included)."),
             404: _error("No such invoice among the organisation's."),
             409: _error(
                 "The invoice is not paid, a request is already open, or a fapiao was "
@@ -89,6 +91,8 @@ class InvoiceFapiaoRequestView(APIView):
     )
     @idempotent
     def post(self, request, pk: int):
+        if is_platform_admin(request.user):  # the buyer asks for its own tax document
+            raise PermissionDeniedError("Only the invoice's customer requests a fapiao.")
         invoice = get_object_or_404(selectors.invoice_list(user=request.user), pk=pk)
         serializer = FapiaoRequestCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -77,14 +77,14 @@ class PaymentRefundView(ParseBodyFirstMixin, APIView):
         },
     )
     def post(self, request, pk: int):
+        if not is_platform_admin(request.user):  # before the lookup: the same 403 for every id
+            raise PermissionDeniedError("Only platform admins refund payments.")
         payments = scope_to_organization(
             Payment.objects.select_related("invoice"),
             user=request.user,
             org_field="invoice__customer",
         )
         payment = get_object_or_404(payments, pk=pk)
-        if not is_platform_admin(request.user):
-            raise PermissionDeniedError("Only platform admins refund payments.")
         request_key = request.META.get(HEADER, "").strip()
         if len(request_key) > MAX_KEY_LENGTH:
             raise InvalidInput("idempotency_key", f"At most {MAX_KEY_LENGTH} characters.")

@@ -28,9 +28,9 @@ def _form_error(form, exc: InvalidInput) -> None:
 @require_POST
 def invoice_refund(request: HttpRequest, pk: int) -> HttpResponse:
     """Staff: refund one of the invoice's payments, in full or in part."""
-    invoice = invoice_for(request, pk)
-    if not is_platform_admin(request.user):
+    if not is_platform_admin(request.user):  # before the lookup: the same 403 for every id
         raise PermissionDenied(gettext("Only platform admins refund payments."))
+    invoice = invoice_for(request, pk)
     payments = selectors.refundable_payments(invoice)
     form = RefundForm(request.POST, payments=payments)
     if form.is_valid():
@@ -101,9 +101,9 @@ def invoice_dispute_open(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def invoice_dispute_resolve(request: HttpRequest, pk: int, dispute_pk: int) -> HttpResponse:
     """Staff: resolve the invoice's open dispute with a credit note or a rejection."""
-    invoice = invoice_for(request, pk)
-    if not is_platform_admin(request.user):
+    if not is_platform_admin(request.user):  # before the lookup: the same 403 for every id
         raise PermissionDenied(gettext("Only platform admins resolve disputes."))
+    invoice = invoice_for(request, pk)
     dispute = get_object_or_404(invoice.disputes, pk=dispute_pk)
     form = DisputeResolveForm(request.POST)
     if form.is_valid():

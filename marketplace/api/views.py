@@ -235,6 +235,7 @@ class ContractViewSet(
         """List some of the contract's servers on one cluster for resale (its customer only).
         Honours ``Idempotency-Key``."""
         contract = self.get_object()
+        resale.check_reseller(contract, request.user)
         serializer = ResaleListingCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)

@@ -132,11 +132,12 @@ def test_bad_amounts_are_400_per_field_and_write_nothing(staff, invoice, stripe_
     assert payment.amount_refunded == 0
 
 
-def test_only_staff_refund_and_other_organisations_get_404(member, invoice, stripe_off):
+def test_only_staff_refund_and_everyone_else_gets_the_same_403(member, invoice, stripe_off):
+    """Refused before the lookup: a stranger learns nothing about the payment's existence."""
     payment = transfer(invoice, "1060.00")
     assert refund(member, payment, "10.00").status_code == 403
     stranger = member_of(OrganizationFactory(name="Someone else"))
-    assert refund(stranger, payment, "10.00").status_code == 404
+    assert refund(stranger, payment, "10.00").status_code == 403
 
     response = APIClient().post(f"/api/v1/payments/{payment.pk}/refund/", {}, format="json")
     assert response.status_code == 401

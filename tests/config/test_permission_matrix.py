@@ -9,13 +9,17 @@ marks an actor allowed to do it, not tried, so nothing is written).
 Adding a row: ``"<url name>": (METHOD, object, "anon provA provB custA custB both staff")``;
 another method on the same URL: ``"<url name>@POST"``. ``object`` names what the URL's ``pk``
 (or ``code``) points at in ``_world()``; ``None`` for a URL without one; a further parameter
-(``<int:dispute_pk>``) is looked up in the world's objects by its own name.
+(``<int:dispute_pk>``, the work queue's ``<slug:kind>`` and ``<slug:action>``) is looked up in
+the world's objects by its own name.
 
 Statuses: pages answer anonymous visitors with a redirect to the login (302), the API with 401.
 Listed clusters and their outages are public (the market shows them); what an organisation
 owns (requests, quotes, contracts, invoices, payouts, members, tokens) is 404 to the others.
 Admin-only actions answer 403 before looking the object up, the same for every id, so that 403
-tells nothing about A's objects. The schema is the same document for everyone (tried as
+tells nothing about A's objects. A GET on a POST-only page or action answers 405 (Django's
+``require_POST`` and DRF's method check come first). Withdrawing a resale listing is its
+reseller's or an admin's (moderation); requesting a fapiao or disputing is the customer's only.
+The schema is the same document for everyone (tried as
 anonymous and staff only: it is the slowest page).
 """
 
@@ -34,10 +38,14 @@ from django.utils import timezone
 from accounts.members import invitation_create
 from accounts.models import Organization
 from accounts.services import api_token_create
+from billing.credits.disputes import dispute_open
+from billing.fapiao.requests import fapiao_request_create
 from billing.invoicing.issue import invoices_issue_chunk
 from billing.models import Invoice, PayoutStatement
+from billing.payments.transfers import bank_transfer_record
 from inventory.models import Outage
-from tests.billing.conftest import make_contract
+from marketplace.resale import resale_list
+from tests.billing.conftest import BUYER_CODE, make_contract
 from tests.factories import (
     ClusterFactory,
     OrganizationFactory,
@@ -100,6 +108,25 @@ MATRIX: dict[str, tuple[str, str | None, str]] = {
     "marketplace:contract-terminate":      ("GET",   "contract",    "302 405 405 405 405 405 405"),
     "billing:invoice-list":                ("GET",   None,          "302 200 200 200 200 200 200"),
     "billing:invoice-pdf":                 ("GET",   "invoice",     "302 404 404 200 404 404 200"),
+    "marketplace:contract-resale-create":  ("GET",   "contract",    "302 405 405 405 405 405 405"),
+    "marketplace:resale-withdraw":         ("GET",   "listing",     "302 405 405 405 405 405 405"),
+    "billing:invoice-detail":              ("GET",   "invoice",     "302 404 404 200 404 404 200"),
+    "billing:invoice-checkout":            ("GET",   "invoice",     "302 405 405 405 405 405 405"),
+    "billing:invoice-refund":              ("GET",   "invoice",     "302 405 405 405 405 405 405"),
+    "billing:invoice-dispute-open":        ("GET",   "invoice",     "302 405 405 405 405 405 405"),
+    "billing:invoice-dispute-resolve":     ("GET",   "invoice",     "302 405 405 405 405 405 405"),
+    "billing:fapiao-request":              ("GET",   "invoice",     "302 404 404 200 404 404 403"),
+    "billing:payout-list":                 ("GET",   None,          "302 200 200 200 200 200 200"),
+    "billing:payout-detail":               ("GET",   "payout",      "302 200 404 404 404 404 200"),
+    "billing:payout-pdf":                  ("GET",   "payout",      "302 200 404 404 404 404 200"),
+    "billing:payout-csv":                  ("GET",   "payout",      "302 200 404 404 404 404 200"),
+    "billing:fapiao-list":                 ("GET",   None,          "302 200 200 200 200 200 200"),
+    "billing:fapiao-export":               ("GET",   None,          "302 403 403 403 403 403 200"),
+    "billing:fapiao-issued":               ("GET",   "fapiao",      "302 405 405 405 405 405 405"),
+    "billing:fapiao-reject":               ("GET",   "fapiao",      "302 405 405 405 405 405 405"),
+    "dashboard":                           ("GET",   None,          "302 200 200 200 200 200 200"),
+    "queue":                               ("GET",   None,          "302 403 403 403 403 403 200"),
+    "queue-action":                        ("GET",   "contract",    "302 403 403 403 403 403 405"),
     "healthz":                             ("GET",   None,          "200 200 200 200 200 200 200"),
     # --- API -------------------------------------------------------------------------------
     "api-root":                            ("GET",   None,          "200 200 200 200 200 200 200"),
@@ -148,6 +175,22 @@ MATRIX: dict[str, tuple[str, str | None, str]] = {
     "invoice-pdf":                         ("GET",   "invoice",     "401 404 404 200 404 404 200"),
     "payout-list":                         ("GET",   None,          "401 200 200 200 200 200 200"),
     "payout-detail":                       ("GET",   "payout",      "401 200 404 404 404 404 200"),
+    "market-index":                        ("GET",   None,          "200 200 200 200 200 200 200"),
+    "contract-resale-listings":            ("GET",   "contract",    "401 405 405 405 405 405 405"),
+    "resale-listing-list":                 ("GET",   None,          "401 200 200 200 200 200 200"),
+    "resale-listing-detail":               ("GET",   "listing",     "401 404 404 200 404 404 200"),
+    "resale-listing-withdraw":             ("GET",   "listing",     "401 405 405 405 405 405 405"),
+    "invoice-fapiao-requests":             ("GET",   "invoice",     "401 403 403 405 405 405 405"),
+    "fapiao-export":                       ("GET",   None,          "401 403 403 403 403 403 200"),
+    "invoice-disputes":                    ("GET",   "invoice",     "401 405 405 405 405 405 405"),
+    "payment-refund":                      ("GET",   "payment",     "401 405 405 405 405 405 405"),
+    "dispute-list":                        ("GET",   None,          "401 200 200 200 200 200 200"),
+    "dispute-detail":                      ("GET",   "dispute",     "401 404 404 200 404 404 200"),
+    "dispute-resolve":                     ("GET",   "dispute",     "401 405 405 405 405 405 405"),
+    "fapiao-request-list":                 ("GET",   None,          "401 200 200 200 200 200 200"),
+    "fapiao-request-detail":               ("GET",   "fapiao",      "401 404 404 200 404 404 200"),
+    "fapiao-request-issued":               ("GET",   "fapiao",      "401 403 403 403 403 403 405"),
+    "fapiao-request-reject":               ("GET",   "fapiao",      "401 403 403 403 403 403 405"),
     # --- writes: refused where they must be ("-": allowed, not tried) ----------------------
     "accounts:member-role@POST":           ("POST",  "member",      "302 404 404 - 404 404 302"),
     "accounts:member-remove@POST":         ("POST",  "member",      "302 404 404 - 404 404 302"),
@@ -176,6 +219,24 @@ MATRIX: dict[str, tuple[str, str | None, str]] = {
     "invoice-pay@POST":                    ("POST",  "invoice",     "401 404 404 - 404 404 -"),
     "invoice-mark-paid@POST":              ("POST",  "invoice",     "401 403 403 403 403 403 -"),
     "invoice-credit-notes@POST":           ("POST",  "invoice",     "401 403 403 403 403 403 -"),
+    "marketplace:contract-resale-create@POST": ("POST", "contract", "302 403 404 - 404 404 403"),
+    "marketplace:resale-withdraw@POST":    ("POST",  "listing",     "302 404 404 - 404 404 -"),
+    "billing:invoice-checkout@POST":       ("POST",  "invoice",     "302 404 404 - 404 404 403"),
+    "billing:invoice-refund@POST":         ("POST",  "invoice",     "302 403 403 403 403 403 -"),
+    "billing:invoice-dispute-open@POST":   ("POST",  "invoice",     "302 404 404 - 404 404 403"),
+    "billing:invoice-dispute-resolve@POST": ("POST", "invoice",     "302 403 403 403 403 403 -"),
+    "billing:fapiao-request@POST":         ("POST",  "invoice",     "302 404 404 - 404 404 403"),
+    "billing:fapiao-issued@POST":          ("POST",  "fapiao",      "302 403 403 403 403 403 -"),
+    "billing:fapiao-reject@POST":          ("POST",  "fapiao",      "302 403 403 403 403 403 -"),
+    "queue-action@POST":                   ("POST",  "contract",    "302 403 403 403 403 403 -"),
+    "contract-resale-listings@POST":       ("POST",  "contract",    "401 403 404 - 404 404 403"),
+    "resale-listing-withdraw@POST":        ("POST",  "listing",     "401 404 404 - 404 404 -"),
+    "invoice-fapiao-requests@POST":        ("POST",  "invoice",     "401 403 403 - 404 404 403"),
+    "invoice-disputes@POST":               ("POST",  "invoice",     "401 404 404 - 404 404 403"),
+    "payment-refund@POST":                 ("POST",  "payment",     "401 403 403 403 403 403 -"),
+    "dispute-resolve@POST":                ("POST",  "dispute",     "401 403 403 403 403 403 -"),
+    "fapiao-request-issued@POST":          ("POST",  "fapiao",      "401 403 403 403 403 403 -"),
+    "fapiao-request-reject@POST":          ("POST",  "fapiao",      "401 403 403 403 403 403 -"),
 }
 # fmt: on
 
@@ -238,13 +299,27 @@ def _world() -> dict:
     invoices_issue_chunk(contract_ids=[contract.pk], today=today)
     invoice = Invoice.objects.filter(contract=contract).first()
     open_request = capacity_request(customer_a)
+    payment = bank_transfer_record(invoice=invoice, amount=invoice.total, reference="TR-1").payment
+    owner_a = users["customer_a"]
+    fapiao = fapiao_request_create(
+        invoice=invoice, kind="ordinary", title="Customer A", tax_id=BUYER_CODE, by=owner_a
+    )
+    dispute = dispute_open(invoice=invoice, reason="Wrong period", by=owner_a)
+    listing = resale_list(
+        contract=contract,
+        by=owner_a,
+        cluster=cluster,
+        servers=1,
+        start=today + timedelta(days=1),
+        end=today + timedelta(days=70),
+        price_per_p_year=cluster.price_per_p_year,
+    )
     payout = PayoutStatement.objects.create(
         provider=provider_a,
         period_start=today.replace(day=1),
         period_end=(today.replace(day=1) + timedelta(days=32)).replace(day=1),
         commission_rate=settings.PLATFORM_COMMISSION_RATE,
     )
-    owner_a = users["customer_a"]
     invitation, invitation_token = invitation_create(
         organization=customer_a,
         by=owner_a,
@@ -263,6 +338,13 @@ def _world() -> dict:
             "contract": contract.pk,
             "invoice": invoice.pk,
             "payout": payout.pk,
+            "payment": payment.pk,
+            "fapiao": fapiao.pk,
+            "dispute": dispute.pk,
+            "dispute_pk": dispute.pk,
+            "listing": listing.pk,
+            "kind": "contract",
+            "action": "approve",
             "org": customer_a.pk,
             "provider_org": provider_a.pk,
             "member": owner_a.membership.pk,

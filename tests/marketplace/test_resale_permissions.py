@@ -74,3 +74,17 @@ def test_listing_honours_idempotency_key(world):
     assert first.status_code == again.status_code == 201
     assert first.json()["id"] == again.json()["id"]
     assert ResaleListing.objects.count() == 1
+
+
+@pytest.mark.parametrize("who", ["provider", "staff"])
+def test_who_may_not_resell_gets_403_not_field_errors(world, client, staff_user, who):
+    """The provider and admins see the contract but may not resell it: 403 even for a body that
+    would not validate (no field errors about a listing they may not make)."""
+    contract = world["contract"]
+    response = world[who].post(
+        f"/api/v1/contracts/{contract.pk}/resale-listings/", {"servers": 0}, format="json"
+    )
+    assert response.status_code == 403, response.content
+    client.force_login(staff_user if who == "staff" else member_of(world["cluster"].provider))
+    page = client.post(f"/market/contracts/{contract.pk}/resale/", {"servers": "0"})
+    assert page.status_code == 403
