@@ -231,3 +231,95 @@ def test_the_whole_journey_through_pages(new_page):
     expect(provider.locator("main")).to_contain_text("Collected, excluding VAT")
     expect(provider.locator("main")).to_contain_text(invoice.number)
     check(provider, "payout")
+
+
+@pytest.fixture
+def journey_done():
+    """The journey's end state, built through the services: a booked, invoiced, paid and paid-out
+    contract; one waiting for approval; a request with live offers; a provider to verify."""
+    from billing.payments.transfers import bank_transfer_record
+    from marketplace import services
+    from marketplace.models import QuoteStatus
+    from tests.factories import ClusterFactory, ProviderFactory, capacity_request, gpu
+
+    hefei = ProviderFactory(
+        name="Hefei Compute Co.",
+        legal_name="合肥算力科技有限公司",
+        unified_social_credit_code="91340100MA2T000013",
+    )
+    ProviderFactory(name="Wuhu Cloud", verified_at=None)
+    since = timezone.localdate() - timedelta(days=30)
+    ClusterFactory(provider=hefei, name="Hefei A800 IB-01", server_count=10, available_from=since)
+    ClusterFactory(
+        provider=hefei, name="Hefei H800 IB-02", gpu_model=gpu("H800-80G"), available_from=since
+    )
+    customer_org = OrganizationFactory(
+        name="Zhipu Start-up Lab", legal_name="北京智谱创新实验室有限公司"
+    )
+    customer = member_of(customer_org)
+    admin = UserFactory(username="platform-admin", is_staff=True)
+    booked = capacity_request(customer_org, servers=6)
+    contract = services.quote_accept(
+        quote=services.quotes_generate(capacity_request=booked, by=customer).quotes[0],
+        by=customer,
+    )
+    services.contract_approve(contract=contract, by=admin)
+    billing_day(contract.start_date)
+    invoice = Invoice.objects.get(contract=contract)
+    bank_transfer_record(invoice=invoice, amount=invoice.amount_due, reference="ICBC-1")
+    billing_day((timezone.localdate() + timedelta(days=32)).replace(day=1))
+    pending = capacity_request(customer_org, servers=2)
+    services.quote_accept(
+        quote=services.quotes_generate(capacity_request=pending, by=customer).quotes[0],
+        by=customer,
+    )
+    live = capacity_request(customer_org, servers=1)
+    services.quotes_generate(capacity_request=live, by=customer)
+    quote = live.quotes.filter(status=QuoteStatus.OPEN).first()
+    statement = PayoutStatement.objects.get(provider=hefei)
+    return {
+        "provider": (
+            member_of(hefei),
+            [
+                ("provider-dashboard", "/dashboard/"),
+                ("clusters-mine", "/clusters/mine/"),
+                ("payouts", "/billing/payouts/"),
+                ("payout", f"/billing/payouts/{statement.pk}/"),
+            ],
+        ),
+        "customer": (
+            customer,
+            [
+                ("customer-dashboard", "/dashboard/"),
+                ("sizing", "/market/sizing/"),
+                ("quotes", f"/market/requests/{live.pk}/"),
+                ("accept", f"/market/quotes/{quote.pk}/accept/"),
+                ("contract", f"/market/contracts/{contract.pk}/"),
+                ("invoices", "/billing/"),
+                ("invoice", f"/billing/invoices/{invoice.pk}/"),
+            ],
+        ),
+        "admin": (admin, [("queue", "/dashboard/queue/")]),
+    }
+
+
+@pytest.mark.parametrize("lang", ["zh-hans", "en"])
+def test_the_journeys_key_pages_in_both_languages_and_widths(new_page, journey_done, lang):
+    from tests.translations import data_words, untranslated_words
+
+    allowed = data_words()
+    for phone in (False, True):
+        for user, urls in journey_done.values():
+            page = new_page(lang=lang, phone=phone)
+            log_in(page, user.username, TEST_PASSWORD)
+            page.wait_for_url("**/dashboard/")
+            for name, url in urls:
+                page.goto(url)
+                page.wait_for_load_state("networkidle")
+                assert page.evaluate("document.documentElement.lang") == lang, name
+                snap(page, f"journey-key-{name}")
+                assert serious_axe_violations(page) == [], (name, lang, phone)
+                assert not scrolls_sideways(page), (name, lang, phone)
+                assert page.errors == [], (name, page.errors)
+                if lang == "zh-hans":
+                    assert untranslated_words(page.content(), allowed) == [], (name, url)
