@@ -323,3 +323,5 @@ def test_the_journeys_key_pages_in_both_languages_and_widths(new_page, journey_d
                 assert page.errors == [], (name, page.errors)
                 if lang == "zh-hans":
                     assert untranslated_words(page.content(), allowed) == [], (name, url)
+                    if name in ("quotes", "payout"):  # an open request or statement
+                        assert "待付款" not in page.locator("main").inner_text(), name  # unpaid
