@@ -46,7 +46,7 @@ class InterconnectRequirement(models.TextChoices):
 
 
 class RequestStatus(models.TextChoices):
-    OPEN = "open", _("Open")  # quotes may be generated
+    OPEN = "open", pgettext_lazy("capacity request", "Open")  # quotes may be generated
     BOOKED = "booked", _("Booked")  # a quote was accepted
     CANCELLED = "cancelled", _("Cancelled")  # withdrawn by the customer
 

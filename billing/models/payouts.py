@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Round
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import Organization
 from billing.models.invoices import TAX_RATE_DIGITS, Invoice
@@ -17,7 +18,7 @@ from marketplace.models import Contract, money_field
 
 
 class PayoutStatus(models.TextChoices):
-    OPEN = "open", _("Open")  # still collecting the month's payments
+    OPEN = "open", pgettext_lazy("payout", "Open")  # still collecting the month's payments
     CLOSED = "closed", _("Closed")  # final and immutable
     PAID = "paid", _("Paid out")  # transferred to the provider (terminal)
 
