@@ -21,6 +21,7 @@ from django.utils.translation import get_language, gettext
 from accounts import pdf
 from accounts.formatting import format_money
 from accounts.models import Organization
+from billing.documents.words import line_words
 from billing.models import Invoice
 
 NO_VALUE = "—"
@@ -131,7 +132,7 @@ def invoice_pdf(invoice: Invoice) -> bytes:
     ]
     rows = [
         [
-            line.description,
+            line_words(line, invoice),
             covers(line.period_start, line.period_end),
             format_money(line.net, currency),
             f"{format((line.tax_rate * 100).normalize(), 'f')}%",

@@ -18,6 +18,7 @@ from accounts.money import ZERO
 from accounts.selectors import is_platform_admin
 from billing import selectors
 from billing.documents import invoice_pdf
+from billing.documents.words import line_words
 from billing.ledger.invoices import PAYABLE
 from billing.models import DisputeStatus, InvoiceStatus
 from billing.payments.checkout import checkout_start
@@ -54,7 +55,11 @@ def invoice_page(request: HttpRequest, invoice, *, status: int = 200, **forms) -
     context = {
         "invoice": invoice,
         "lines": [
-            {"line": line, "last_day": line.period_end - ONE_DAY if line.period_end else None}
+            {
+                "line": line,
+                "words": line_words(line, invoice),
+                "last_day": line.period_end - ONE_DAY if line.period_end else None,
+            }
             for line in invoice.lines.all()
         ],
         "period_last_day": invoice.period_end - ONE_DAY,
