@@ -18,7 +18,7 @@ from accounts.api.idempotency import idempotent
 from accounts.api.permissions import IsCustomer, IsPlatformAdmin
 from billing import selectors
 from billing.api.errors import error as _error
-from billing.api.views import CSVRenderer
+from billing.api.views import CSVRenderer, JsonErrorsMixin
 from billing.fapiao import requests as fapiao
 from billing.fapiao.export import fapiao_requests_csv
 from billing.models import FapiaoKind, FapiaoRequest
@@ -171,7 +171,7 @@ class FapiaoRequestViewSet(
         return Response(FapiaoRequestSerializer(done).data)
 
 
-class FapiaoExportView(APIView):
+class FapiaoExportView(JsonErrorsMixin, APIView):
     """Pending requests as CSV for bulk issue in the tax-control software (admins)."""
 
     permission_classes = [IsAuthenticated, IsPlatformAdmin]
@@ -182,8 +182,6 @@ class FapiaoExportView(APIView):
             (200, "text/csv"): OpenApiResponse(
                 OpenApiTypes.STR, description="UTF-8 CSV with a byte-order mark"
             ),
-            401: UNAUTHENTICATED,
-            403: _error("Only platform admins export."),
         },
     )
     def get(self, request):

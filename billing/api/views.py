@@ -143,8 +143,6 @@ class PayoutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @extend_schema(
         responses={
             200: PayoutStatementSerializer(many=True),
-            400: OpenApiResponse(description="An unknown filter or ordering value."),
-            401: OpenApiResponse(description="Not logged in."),
         }
     )
     def list(self, request, *args, **kwargs):
@@ -154,8 +152,6 @@ class PayoutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @extend_schema(
         responses={
             200: PayoutStatementSerializer,
-            401: OpenApiResponse(description="Not logged in."),
-            404: OpenApiResponse(description="No such statement among the provider's."),
         }
     )
     def retrieve(self, request, *args, **kwargs):

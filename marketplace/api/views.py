@@ -223,10 +223,6 @@ class ContractViewSet(
         request=ResaleListingCreateSerializer,
         responses={
             201: ResaleListingSerializer,
-            400: None,
-            403: None,
-            404: None,
-            409: None,
         },
     )
     @action(detail=True, methods=["post"], url_path="resale-listings")
@@ -256,7 +252,7 @@ class ResaleListingViewSet(
     def get_queryset(self):
         return resale_selectors.resale_listing_list(user=self.request.user)
 
-    @extend_schema(request=None, responses={200: ResaleListingSerializer, 404: None, 409: None})
+    @extend_schema(request=None, responses={200: ResaleListingSerializer})
     @action(detail=True, methods=["post"])
     def withdraw(self, request, pk=None):
         """Take back the unsold part of the listing."""
@@ -326,7 +322,6 @@ class MarketIndexView(ParseBodyFirstMixin, APIView):
         responses={
             200: MarketIndexRowSerializer(many=True),
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV"),
-            400: None,
         },
     )
     def get(self, request):
