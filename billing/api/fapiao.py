@@ -14,6 +14,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import limits
+from accounts.api.fields import HorizonDateField, TextField
 from accounts.api.idempotency import idempotent
 from accounts.api.permissions import IsCustomer, IsPlatformAdmin
 from billing import selectors
@@ -52,17 +54,17 @@ class FapiaoRequestSerializer(serializers.ModelSerializer):
 
 class FapiaoRequestCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=FapiaoKind.choices)
-    title = serializers.CharField(max_length=200)
-    tax_id = serializers.CharField(max_length=18, help_text="Unified social credit code.")
+    title = TextField(max_length=200)
+    tax_id = TextField(max_length=18, help_text="Unified social credit code.")
 
 
 class FapiaoIssuedSerializer(serializers.Serializer):
-    fapiao_number = serializers.CharField(max_length=32)
-    issued_on = serializers.DateField()
+    fapiao_number = TextField(max_length=32)
+    issued_on = HorizonDateField(help_text="Not after today.")
 
 
 class FapiaoRejectSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000)
+    reason = TextField(max_length=limits.MAX_NOTE_LENGTH, multiline=True)
 
 
 class InvoiceFapiaoRequestView(APIView):
