@@ -27,7 +27,7 @@ from billing.models import InvoiceDispute
 
 class DisputeSerializer(serializers.ModelSerializer):
     invoice_number = serializers.CharField(source="invoice.number", read_only=True)
-    credit_note = serializers.SlugRelatedField(slug_field="number", read_only=True)
+    credit_note = serializers.SlugRelatedField(slug_field="number", read_only=True, allow_null=True)
     credited_amount = _money(source="credit_note.amount", read_only=True, allow_null=True)
 
     class Meta:

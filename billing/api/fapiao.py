@@ -18,9 +18,10 @@ from accounts import limits
 from accounts.api.fields import HorizonDateField, TextField
 from accounts.api.idempotency import idempotent
 from accounts.api.permissions import IsCustomer, IsPlatformAdmin
+from accounts.api.renderers import JsonErrorsMixin
 from billing import selectors
 from billing.api.errors import error as _error
-from billing.api.views import CSVRenderer, JsonErrorsMixin
+from billing.api.views import CSVRenderer
 from billing.fapiao import requests as fapiao
 from billing.fapiao.export import fapiao_requests_csv
 from billing.models import FapiaoKind, FapiaoRequest

@@ -29,7 +29,7 @@ class RefundRequestSerializer(serializers.Serializer):
 
 
 class RefundSerializer(serializers.ModelSerializer):
-    credit_note = serializers.SlugRelatedField(slug_field="number", read_only=True)
+    credit_note = serializers.SlugRelatedField(slug_field="number", read_only=True, allow_null=True)
 
     class Meta:
         model = Refund

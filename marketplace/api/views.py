@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from accounts.api.idempotency import idempotent
 from accounts.api.input import ParseBodyFirstMixin
 from accounts.api.permissions import IsCustomer, IsPlatformAdmin
+from accounts.api.renderers import JsonErrorsMixin
 from accounts.errors import InvalidInput, PermissionDeniedError
 from accounts.selectors import organization_of
 from inventory.models import Cluster
@@ -310,7 +311,7 @@ INDEX_COLUMNS = (
 )
 
 
-class MarketIndexView(ParseBodyFirstMixin, APIView):
+class MarketIndexView(JsonErrorsMixin, ParseBodyFirstMixin, APIView):
     """The compute price index per GPU model (and region), day by day; ``?format=csv`` for a
     CSV file. Anyone may read it. Without ``since``, the last 365 days."""
 
