@@ -11,6 +11,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import limits
+from accounts.api.fields import TextField
 from accounts.api.idempotency import idempotent
 from accounts.api.input import ParseBodyFirstMixin
 from accounts.errors import PermissionDeniedError
@@ -25,7 +27,7 @@ from billing.models import InvoiceDispute
 
 class DisputeSerializer(serializers.ModelSerializer):
     invoice_number = serializers.CharField(source="invoice.number", read_only=True)
-    credit_note = serializers.SlugRelatedField(slug_field="number", read_only=True)
+    credit_note = serializers.SlugRelatedField(slug_field="number", read_only=True, allow_null=True)
     credited_amount = _money(source="credit_note.amount", read_only=True, allow_null=True)
 
     class Meta:
@@ -50,7 +52,11 @@ class DisputeSerializer(serializers.ModelSerializer):
 
 
 class DisputeOpenSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000, help_text="What is wrong with the invoice.")
+    reason = TextField(
+        max_length=limits.MAX_NOTE_LENGTH,
+        multiline=True,
+        help_text="What is wrong with the invoice.",
+    )
 
 
 class DisputeResolveSerializer(serializers.Serializer):
@@ -58,7 +64,11 @@ class DisputeResolveSerializer(serializers.Serializer):
     amount = _money(
         min_value=FEN, required=False, help_text="Tax included; required when credited."
     )
-    reason = serializers.CharField(max_length=2000, help_text="The reasons, for the customer.")
+    reason = TextField(
+        max_length=limits.MAX_NOTE_LENGTH,
+        multiline=True,
+        help_text="The reasons, for the customer.",
+    )
 
     def validate(self, data):
         if data["outcome"] == "credited" and data.get("amount") is None:

@@ -1,16 +1,8 @@
 """The API's error answer, for the schema: ``{"errors": {field: [..]}, "code", "detail"}``."""
 
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework import serializers
 
-
-class ErrorSerializer(serializers.Serializer):
-    errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
-        help_text='Messages per field; "non_field_errors" for the request as a whole.',
-    )
-    code = serializers.CharField(help_text="A machine code, e.g. invalid, not_found.")
-    detail = serializers.CharField()
+from accounts.api.schema import ErrorSerializer
 
 
 def error(description: str) -> OpenApiResponse:

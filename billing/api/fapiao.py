@@ -14,8 +14,11 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import limits
+from accounts.api.fields import HorizonDateField, TextField
 from accounts.api.idempotency import idempotent
 from accounts.api.permissions import IsCustomer, IsPlatformAdmin
+from accounts.api.renderers import JsonErrorsMixin
 from accounts.errors import PermissionDeniedError
 from accounts.selectors import is_platform_admin
 from billing import selectors
@@ -54,17 +57,17 @@ class FapiaoRequestSerializer(serializers.ModelSerializer):
 
 class FapiaoRequestCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=FapiaoKind.choices)
-    title = serializers.CharField(max_length=200)
-    tax_id = serializers.CharField(max_length=18, help_text="Unified social credit code.")
+    title = TextField(max_length=200)
+    tax_id = TextField(max_length=18, help_text="Unified social credit code.")
 
 
 class FapiaoIssuedSerializer(serializers.Serializer):
-    fapiao_number = serializers.CharField(max_length=32)
-    issued_on = serializers.DateField()
+    fapiao_number = TextField(max_length=32)
+    issued_on = HorizonDateField(help_text="Not after today.")
 
 
 class FapiaoRejectSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000)
+    reason = TextField(max_length=limits.MAX_NOTE_LENGTH, multiline=True)
 
 
 class InvoiceFapiaoRequestView(APIView):
@@ -175,7 +178,7 @@ class FapiaoRequestViewSet(
         return Response(FapiaoRequestSerializer(done).data)
 
 
-class FapiaoExportView(APIView):
+class FapiaoExportView(JsonErrorsMixin, APIView):
     """Pending requests as CSV for bulk issue in the tax-control software (admins)."""
 
     permission_classes = [IsAuthenticated, IsPlatformAdmin]
@@ -186,8 +189,6 @@ class FapiaoExportView(APIView):
             (200, "text/csv"): OpenApiResponse(
                 OpenApiTypes.STR, description="UTF-8 CSV with a byte-order mark"
             ),
-            401: UNAUTHENTICATED,
-            403: _error("Only platform admins export."),
         },
     )
     def get(self, request):

@@ -10,6 +10,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import limits
+from accounts.api.fields import TextField
 from accounts.api.idempotency import HEADER, MAX_KEY_LENGTH
 from accounts.api.input import ParseBodyFirstMixin
 from accounts.errors import InvalidInput, PermissionDeniedError
@@ -23,11 +25,11 @@ from billing.payments.refunds import refund_issue, refund_unanswered
 
 class RefundRequestSerializer(serializers.Serializer):
     amount = _money(min_value=FEN, help_text="CNY to give back, at most what is not refunded.")
-    reason = serializers.CharField(max_length=2000)
+    reason = TextField(max_length=limits.MAX_NOTE_LENGTH, multiline=True)
 
 
 class RefundSerializer(serializers.ModelSerializer):
-    credit_note = serializers.SlugRelatedField(slug_field="number", read_only=True)
+    credit_note = serializers.SlugRelatedField(slug_field="number", read_only=True, allow_null=True)
 
     class Meta:
         model = Refund

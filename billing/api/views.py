@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from accounts.api.idempotency import idempotent
 from accounts.api.permissions import IsPlatformAdmin
+from accounts.api.renderers import JsonErrorsMixin
 from billing import documents, selectors
 from billing.api.serializers import (
     CreditNoteCreateSerializer,
@@ -31,18 +32,6 @@ class _FileRenderer(renderers.BaseRenderer):
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
         return data if isinstance(data, bytes | str) else str(data)
-
-
-class JsonErrorsMixin:
-    """Errors answer in the API's JSON shape even when the client asked for a file type."""
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        if response.status_code >= 400 and isinstance(
-            getattr(request, "accepted_renderer", None), _FileRenderer
-        ):
-            request.accepted_renderer = renderers.JSONRenderer()
-            request.accepted_media_type = request.accepted_renderer.media_type
-        return super().finalize_response(request, response, *args, **kwargs)
 
 
 class PDFRenderer(_FileRenderer):
@@ -143,8 +132,6 @@ class PayoutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @extend_schema(
         responses={
             200: PayoutStatementSerializer(many=True),
-            400: OpenApiResponse(description="An unknown filter or ordering value."),
-            401: OpenApiResponse(description="Not logged in."),
         }
     )
     def list(self, request, *args, **kwargs):
@@ -154,8 +141,6 @@ class PayoutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @extend_schema(
         responses={
             200: PayoutStatementSerializer,
-            401: OpenApiResponse(description="Not logged in."),
-            404: OpenApiResponse(description="No such statement among the provider's."),
         }
     )
     def retrieve(self, request, *args, **kwargs):

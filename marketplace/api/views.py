@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from accounts.api.idempotency import idempotent
 from accounts.api.input import ParseBodyFirstMixin
 from accounts.api.permissions import IsCustomer, IsPlatformAdmin
+from accounts.api.renderers import JsonErrorsMixin
 from accounts.errors import InvalidInput, PermissionDeniedError
 from accounts.selectors import organization_of
 from inventory.models import Cluster
@@ -223,10 +224,6 @@ class ContractViewSet(
         request=ResaleListingCreateSerializer,
         responses={
             201: ResaleListingSerializer,
-            400: None,
-            403: None,
-            404: None,
-            409: None,
         },
     )
     @action(detail=True, methods=["post"], url_path="resale-listings")
@@ -257,7 +254,7 @@ class ResaleListingViewSet(
     def get_queryset(self):
         return resale_selectors.resale_listing_list(user=self.request.user)
 
-    @extend_schema(request=None, responses={200: ResaleListingSerializer, 404: None, 409: None})
+    @extend_schema(request=None, responses={200: ResaleListingSerializer})
     @action(detail=True, methods=["post"])
     def withdraw(self, request, pk=None):
         """Take back the unsold part of the listing."""
@@ -315,7 +312,7 @@ INDEX_COLUMNS = (
 )
 
 
-class MarketIndexView(ParseBodyFirstMixin, APIView):
+class MarketIndexView(JsonErrorsMixin, ParseBodyFirstMixin, APIView):
     """The compute price index per GPU model (and region), day by day; ``?format=csv`` for a
     CSV file. Anyone may read it. Without ``since``, the last 365 days."""
 
@@ -327,7 +324,6 @@ class MarketIndexView(ParseBodyFirstMixin, APIView):
         responses={
             200: MarketIndexRowSerializer(many=True),
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV"),
-            400: None,
         },
     )
     def get(self, request):

@@ -153,6 +153,36 @@ def test_an_error_on_a_file_endpoint_answers_json(customer_user):
     assert response.json()["code"] == "not_found"
 
 
+def test_a_csv_endpoint_refuses_in_json(customer_user):
+    response = client_for(customer_user).get(
+        "/api/v1/market/index/", {"format": "csv", "gpu_model": "no-such-model"}
+    )
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/json")
+    assert "gpu_model" in response.json()["errors"]
+
+
+def test_new_billing_endpoints_tell_the_truth(schema):
+    components = schema["components"]["schemas"]
+    for name in ("Dispute", "Refund"):
+        assert components[name]["properties"]["credit_note"]["nullable"] is True, name
+    # Reasons and fapiao fields are house text: no control characters in the schema either.
+    for name, field in (
+        ("DisputeOpenRequest", "reason"),
+        ("DisputeResolveRequest", "reason"),
+        ("RefundRequestRequest", "reason"),
+        ("FapiaoRequestCreateRequest", "title"),
+        ("FapiaoIssuedRequest", "fapiao_number"),
+        ("FapiaoRejectRequest", "reason"),
+    ):
+        pattern = components[name]["properties"][field]["pattern"]
+        assert not re.fullmatch(pattern, "bell\x07"), name
+    issued_on = components["FapiaoIssuedRequest"]["properties"]["issued_on"]
+    assert not re.fullmatch(issued_on["pattern"], "9999-12-31")
+    export = schema["paths"]["/api/v1/fapiao-requests/export.csv"]["get"]["responses"]
+    assert list(export["403"]["content"]) == ["application/json"]
+
+
 def test_cluster_search_window_is_the_serializer(customer_user):
     client = client_for(customer_user)
     response = client.get(reverse("cluster-list"), {"start": "2027-01-01", "end": "2026-12-31"})

@@ -440,6 +440,31 @@ ENDPOINTS = [
         target="contract",
     ),
     Endpoint(
+        "resale listing",
+        "customer",
+        "post",
+        "/api/v1/contracts/{contract}/resale-listings/",
+        {
+            "cluster": 1,
+            "servers": 1,
+            "start": "2027-06-01",
+            "end": "2027-12-01",
+            "price_per_p_year": "1000.00",
+            "min_term_months": 1,
+        },
+        {
+            "cluster": bad_int(1, limits.MAX_ID),
+            "servers": bad_int(1, limits.MAX_SERVERS_PER_REQUEST),
+            "start": bad_date(),
+            "end": bad_date(),
+            "price_per_p_year": bad_decimal(
+                limits.MIN_PRICE_PER_P_YEAR, limits.MAX_PRICE_PER_P_YEAR, 6
+            ),
+            "min_term_months": bad_int(limits.MIN_TERM_MONTHS, limits.MAX_TERM_MONTHS),
+        },
+        target="contract",
+    ),
+    Endpoint(
         "sizing",
         "anonymous",
         "post",
