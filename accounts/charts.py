@@ -453,9 +453,11 @@ def line_chart(
     tick_label: Callable[[date], str] | None = None,
     date_heading: str | None = None,
     empty_text: str | None = None,
+    axis_label: Callable[[Number], str] | None = None,
 ) -> LineChart:
     """Values over dates, joined by a line (gaps where a value is ``None``), on a round scale
-    that fits them (not forced to zero, so a price's movements show)."""
+    that fits them (not forced to zero, so a price's movements show). ``axis_label`` writes the
+    value axis (default ``value_label``), e.g. shorter for large amounts."""
     chart = LineChart(
         key=key, title=title, description=description, empty_text=_empty_text(empty_text)
     )
@@ -470,7 +472,7 @@ def line_chart(
         chart.empty = True
         return chart
     bottom, top, step = nice_range(min(values), max(values), from_zero=False)
-    chart.y_ticks = _value_ticks(bottom, top, step, value_label)
+    chart.y_ticks = _value_ticks(bottom, top, step, axis_label or value_label)
     first, last = ordered[0][0], ordered[-1][0]
     single = first == last
 

@@ -4,6 +4,7 @@ messages or field errors in the reader's language."""
 
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -70,6 +71,12 @@ def home(request: HttpRequest) -> HttpResponse:
 INDEX_CHART_DAYS = 365
 
 
+def _thousands(value) -> str:
+    """An axis label for a price per P per year in thousands of yuan: ``¥120k``."""
+    thousands = f"{Decimal(value) / 1000:,.1f}".removesuffix(".0")
+    return gettext("¥%(thousands)sk") % {"thousands": thousands}
+
+
 def _index_charts(names) -> list:
     """One line chart per GPU model: its price index over the last year (one query)."""
     since = timezone.localdate() - timedelta(days=INDEX_CHART_DAYS)
@@ -86,6 +93,7 @@ def _index_charts(names) -> list:
             ),
             series_name=gettext("Index price per P per year"),
             value_label=format_rate,
+            axis_label=_thousands,
             date_label=lambda day: date_format(day, "DATE_FORMAT"),
             tick_label=lambda day: date_format(day, "M"),
             empty_text=gettext("Too few organisations traded to show an index yet."),
