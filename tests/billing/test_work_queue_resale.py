@@ -39,7 +39,7 @@ def _list(contract, user, cluster, servers=2, offset=3):
 def market():
     """A reseller's contract with a listing partly sold (the resale awaiting approval) and a
     second, unsold listing."""
-    cluster, reseller, user, contract = reseller_setup()
+    cluster, _, user, contract = reseller_setup()
     sold_from = _list(contract, user, cluster, servers=2)
     organization, buyer_user = buyer("Buyer Labs")
     request = capacity_request(organization, servers=2, term_months=3, start_date=sold_from.start)
