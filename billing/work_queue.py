@@ -3,7 +3,8 @@ trail. A fixed number of queries whatever the queue's length (each list is cappe
 of every object shown are read in one query per kind).
 
 The queue: providers awaiting verification, contracts awaiting approval, invoices overdue,
-contracts flagged for an overdue invoice, payments whose outcome is unknown.
+contracts flagged for an overdue invoice, payments whose outcome is unknown; and, to watch
+the secondary market, the open resale listings (newest first) with their audit trails.
 """
 
 from __future__ import annotations
@@ -25,7 +26,15 @@ from billing.models import (
     Payment,
     PaymentStatus,
 )
-from marketplace.models import Contract, ContractEvent, ContractStatus
+from marketplace import resale_history
+from marketplace.models import (
+    Contract,
+    ContractEvent,
+    ContractEventKind,
+    ContractStatus,
+    ResaleListing,
+    ResaleStatus,
+)
 from marketplace.selectors import contract_history
 
 QUEUE_LIMIT = 50  # items of each kind on the page, oldest first
@@ -149,6 +158,21 @@ def contract_trail(contract: Contract) -> list[TrailRow]:
     ]
 
 
+def listing_trail(listing: ResaleListing) -> list[TrailRow]:
+    """The resale events of a listing (its rows in the parent contract's history, prefetched)
+    in the reader's language."""
+    return [
+        TrailRow(
+            at=event.created_at,
+            from_status="",
+            to_status=str(ContractEventKind(event.kind).label),
+            by=_by(event),
+            reason=resale_history.describe(event),
+        )
+        for event in listing.history.all()
+    ]
+
+
 @dataclass
 class WorkQueue:
     providers: list[Organization]
@@ -156,6 +180,7 @@ class WorkQueue:
     overdue_invoices: list[Invoice]
     flags: list[ContractOverdueFlag]
     unknown_payments: list[Payment]
+    listings: list[ResaleListing] = field(default_factory=list)  # watched; not waiting
     invoice_trails: dict[int, list[TrailRow]] = field(default_factory=dict)
     payment_trails: dict[int, list[TrailRow]] = field(default_factory=dict)
 
@@ -212,6 +237,22 @@ def payments_unknown():
     )
 
 
+def listings_open():
+    """Resale listings open to buyers, newest first."""
+    return (
+        ResaleListing.objects.filter(status=ResaleStatus.LISTED)
+        .select_related("contract__customer", "cluster")
+        .order_by("-created_at", "-id")
+    )
+
+
+def _listing_history() -> Prefetch:
+    return Prefetch(
+        "history",
+        queryset=ContractEvent.objects.select_related("actor").order_by("created_at", "id"),
+    )
+
+
 def work_queue() -> WorkQueue:
     """Everything waiting for an admin, each kind oldest first, with the audit trails."""
     queue = WorkQueue(
@@ -230,6 +271,7 @@ def work_queue() -> WorkQueue:
             )[:QUEUE_LIMIT]
         ),
         unknown_payments=list(payments_unknown()[:QUEUE_LIMIT]),
+        listings=list(listings_open().prefetch_related(_listing_history())[:QUEUE_LIMIT]),
     )
     invoice_ids = {invoice.pk for invoice in queue.overdue_invoices} | {
         flag.invoice_id for flag in queue.flags

@@ -396,8 +396,19 @@ class ResaleListing(models.Model):
         return f"Resale {self.pk}: {self.servers} x cluster {self.cluster_id} {window}"
 
 
+class ContractEventKind(models.TextChoices):
+    """What a history row records: a change of state (blank), or a secondary-market event on
+    the contract, which leaves its state as it is (from and to are both its state then)."""
+
+    TRANSITION = "", _("Change of state")
+    RESALE_LISTED = "resale_listed", _("Listed for resale")
+    RESALE_WITHDRAWN = "resale_withdrawn", _("Resale listing withdrawn")
+    RESALE_SOLD = "resale_sold", _("Resold")
+
+
 class ContractEvent(models.Model):
-    """History of a contract's transitions: who, when, from, to, why."""
+    """History of a contract: its transitions (who, when, from, to, why) and the resale events
+    on it (``kind``, with the listing and the figures in ``details`` to say it in words)."""
 
     contract = models.ForeignKey(
         Contract, verbose_name=_("contract"), on_delete=models.CASCADE, related_name="history"
@@ -420,6 +431,23 @@ class ContractEvent(models.Model):
     # E.g. "task:contracts_advance".
     actor_label = models.CharField(verbose_name=_("by (system)"), max_length=100, blank=True)
     reason = models.TextField(verbose_name=_("reason"), blank=True)
+    kind = models.CharField(
+        verbose_name=_("event"),
+        max_length=24,
+        blank=True,
+        default=ContractEventKind.TRANSITION,
+        choices=ContractEventKind.choices,
+    )
+    resale_listing = models.ForeignKey(
+        ResaleListing,
+        verbose_name=_("resale listing"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="history",
+    )
+    # The figures of a resale event (servers, cluster, window, ask, buyer, resale contract).
+    details = models.JSONField(verbose_name=_("details"), default=dict, blank=True)
     created_at = models.DateTimeField(verbose_name=_("when"), auto_now_add=True)
 
     class Meta:

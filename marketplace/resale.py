@@ -25,6 +25,7 @@ from accounts.selectors import is_platform_admin, organization_of
 from inventory import services as inventory
 from inventory.capacity import Usage, peak_usage, usage_steps
 from inventory.models import Allocation, AllocationKind, Cluster
+from marketplace import resale_history
 from marketplace.models import Contract, ResaleListing, ResaleStatus
 from marketplace.resale_selectors import (
     RESELLABLE_STATUSES,
@@ -120,7 +121,7 @@ def resale_list(
                 )
                 % {"count": listable},
             )
-        return ResaleListing.objects.create(
+        listing = ResaleListing.objects.create(
             contract=locked,
             cluster=cluster,
             servers=servers,
@@ -130,6 +131,8 @@ def resale_list(
             min_term_months=min_term_months,
             created_by=by,
         )
+        resale_history.record_listed(listing=listing, contract=locked, by=by)
+        return listing
 
 
 def resale_withdraw(*, listing: ResaleListing, by: User) -> ResaleListing:
@@ -146,6 +149,8 @@ def resale_withdraw(*, listing: ResaleListing, by: User) -> ResaleListing:
             )
         locked.status = ResaleStatus.WITHDRAWN
         locked.save(update_fields=["status", "updated_at"])
+        status = Contract.objects.values_list("status", flat=True).get(pk=locked.contract_id)
+        resale_history.record_withdrawn(listing=locked, status=status, by=by)
     return locked
 
 
@@ -215,6 +220,13 @@ def resale_sell(
         start=start,
         end=end,
         reference=buyer.booking_reference,
+    )
+    resale_history.record_sold(
+        listing=listing,
+        status=parent.status,
+        servers=servers,
+        buyer=buyer,
+        buyer_name=buyer.customer.name,
     )
     return listing
 

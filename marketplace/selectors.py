@@ -21,7 +21,7 @@ from inventory.selectors import (
     uptime_by_cluster_id,
 )
 from inventory.sla_tiers import sla_tiers_by_cluster
-from marketplace import pricing
+from marketplace import pricing, resale_history
 from marketplace.eligibility import (
     ACCEPTED_INTERCONNECTS,
     ClusterFacts,
@@ -34,6 +34,7 @@ from marketplace.models import (
     CapacityRequest,
     Contract,
     ContractEvent,
+    ContractEventKind,
     ContractLine,
     ContractStatus,
     InterconnectRequirement,
@@ -557,6 +558,18 @@ def contract_history(contract: Contract) -> list[HistoryRow]:
     language."""
     rows = []
     for event in contract.history.all():
+        if event.kind:
+            rows.append(
+                HistoryRow(
+                    at=event.created_at,
+                    from_status="",
+                    to_status=str(ContractEventKind(event.kind).label),
+                    to_code=event.kind,
+                    by=event.actor.username if event.actor_id else gettext("Platform"),
+                    reason=resale_history.describe(event),
+                )
+            )
+            continue
         reason = event.reason
         if event.actor_id is not None:
             by = event.actor.username

@@ -49,10 +49,12 @@ from billing.views.queue_items import (
     contract_item,
     flag_item,
     invoice_item,
+    listing_item,
     payment_item,
     prefix,
     provider_item,
 )
+from marketplace import resale
 from marketplace import services as market_services
 
 # Refusals of the billing services, in the reader's language (their own texts are English).
@@ -159,6 +161,13 @@ def _reconcile(request, payment, data) -> str:
     return _("The gateway says: %(status)s.") % {"status": payment.get_status_display()}
 
 
+def _withdraw(request, listing, data) -> str:
+    resale.resale_withdraw(listing=listing, by=request.user)
+    return _("Resale listing %(number)s withdrawn; what was sold stays sold.") % {
+        "number": listing.pk
+    }
+
+
 @dataclass(frozen=True)
 class Kind:
     queryset: Callable  # the queue's items of this kind
@@ -192,6 +201,7 @@ KINDS = {
     "payment": Kind(
         work_queue.payments_unknown, payment_item, {"reconcile": (ConfirmForm, _reconcile)}
     ),
+    "listing": Kind(work_queue.listings_open, listing_item, {"withdraw": (ConfirmForm, _withdraw)}),
 }
 
 
@@ -259,6 +269,11 @@ def _queue_page(request: HttpRequest, *, replace: Item | None = None, status: in
             "payments",
             _("Payments in unknown state"),
             [payment_item(p, data) for p in data.unknown_payments],
+        ),
+        (
+            "listings",
+            _("Secondary market: open resale listings"),
+            [listing_item(listing, data) for listing in data.listings],
         ),
     ]
     if replace is not None:

@@ -24,7 +24,7 @@ from billing.work_queue import TrailRow
 # --- Items ----------------------------------------------------------------------------------
 @dataclass
 class Item:
-    kind: str  # provider | contract | invoice | flag | payment
+    kind: str  # provider | contract | invoice | flag | payment | listing
     obj: Any
     forms: dict[str, forms.Form]
     trail: list[TrailRow] = field(default_factory=list)
@@ -109,6 +109,17 @@ def flag_item(flag, queue=None, bound=None) -> Item:
         _forms("flag", flag.pk, {"terminate": TerminationForm}, bound),
         trail=work_queue.contract_trail(flag.contract),
         invoice_trail=trails.get(invoice_id, []),
+    )
+
+
+def listing_item(listing, queue=None, bound=None) -> Item:
+    if queue is None:  # one listing again, after an action: its trail is read now
+        listing = work_queue.listings_open().prefetch_related("history__actor").get(pk=listing.pk)
+    return Item(
+        "listing",
+        listing,
+        _forms("listing", listing.pk, {"withdraw": ConfirmForm}, bound),
+        trail=work_queue.listing_trail(listing),
     )
 
 
