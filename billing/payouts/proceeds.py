@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 
-from accounts.errors import InvalidInput
-from accounts.models import Organization, User
+from accounts.errors import InvalidInput, PermissionDeniedError
+from accounts.models import MembershipRole, Organization, User
 from accounts.money import ZERO
+from accounts.selectors import organization_of
 from billing import dispatch
 from billing.ledger.audit import billing_event_record
 from billing.ledger.balance import balance_credit
@@ -28,6 +29,14 @@ from billing.models import (
 )
 
 APPLIED_TO_BALANCE = "Applied to balance"
+# Who decides where the organisation's money goes: those who see and pay its invoices.
+CHOOSING_ROLES = (MembershipRole.OWNER, MembershipRole.BILLING)
+
+
+def may_choose_resale_proceeds(user: User | None) -> bool:
+    """Whether ``user`` may change how its organisation receives its proceeds."""
+    membership = getattr(user, "membership", None) if organization_of(user) else None
+    return membership is not None and membership.role in CHOOSING_ROLES
 
 
 def resale_proceeds_choice(*, organization: Organization) -> str:
@@ -40,8 +49,18 @@ def resale_proceeds_choice(*, organization: Organization) -> str:
     return chosen or ResaleProceeds.PAYOUT
 
 
-def resale_proceeds_set(*, organization: Organization, choice: str) -> BillingAccount:
-    """Choose how ``organization`` receives its proceeds from statements closed from now on."""
+def resale_proceeds_set(
+    *, organization: Organization, choice: str, by: User | None = None
+) -> BillingAccount:
+    """Choose how ``organization`` receives its proceeds from statements closed from now on.
+    ``by``: the member choosing (an owner or billing member of ``organization``); None for
+    the platform itself (demo data, tests)."""
+    if by is not None and (
+        organization_of(by) != organization or not may_choose_resale_proceeds(by)
+    ):
+        raise PermissionDeniedError(
+            "Only the organisation's owners and billing members choose how it is paid."
+        )
     if choice not in ResaleProceeds.values:
         raise InvalidInput("resale_proceeds", "Choose payout or balance.")
     with transaction.atomic():
