@@ -73,6 +73,11 @@ def resale_proceeds_set(
     return account
 
 
+def payout_balance_entry(statement: PayoutStatement) -> BalanceEntry | None:
+    """The balance entry a statement was paid out as, if it was."""
+    return BalanceEntry.objects.filter(payout=statement).first()
+
+
 def payout_to_balance(
     *, statement: PayoutStatement, actor: User | None = None, actor_label: str = ""
 ) -> BalanceEntry | None:

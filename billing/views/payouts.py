@@ -17,6 +17,7 @@ from billing import selectors
 from billing.documents.payouts import commission_label, payout_csv, payout_pdf
 from billing.payouts.proceeds import (
     may_choose_resale_proceeds,
+    payout_balance_entry,
     resale_proceeds_choice,
     resale_proceeds_set,
 )
@@ -93,6 +94,7 @@ def payout_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "statement": statement,
             "lines": list(statement.lines.all()),
             "commission_label": commission_label(statement),
+            "balance_entry": payout_balance_entry(statement),
         },
     )
 

@@ -25,10 +25,13 @@ from billing.payouts.statements import InvalidPayoutTransition
 from marketplace.models import ContractLine
 from tests.billing.conftest import make_contract, new_customer
 from tests.billing.test_payouts import this_month
+from tests.factories import member_of
+from tests.translations import data_words, untranslated_words
 
 pytestmark = pytest.mark.django_db
 
 MARCH = date(2027, 3, 1)
+ZH = {"HTTP_ACCEPT_LANGUAGE": "zh-hans"}
 
 
 @pytest.fixture
@@ -147,3 +150,14 @@ def test_concurrent_credits_of_one_statement_credit_once(resale):
     assert BalanceEntry.objects.filter(payout=statement).count() == 1
     statement.refresh_from_db()
     assert statement.status == PayoutStatus.PAID
+
+
+def test_a_statement_applied_to_balance_says_so(client, resale):
+    reseller, statement, _ = resale
+    proceeds.resale_proceeds_set(organization=reseller, choice=ResaleProceeds.BALANCE)
+    statements.payout_close(statement=statement, actor_label="test")
+    client.force_login(member_of(reseller))
+    page = client.get(f"/billing/payouts/{statement.pk}/").text
+    assert "Applied to balance on" in page and "90,421.13" in page
+    zh = client.get(f"/billing/payouts/{statement.pk}/", **ZH).text
+    assert untranslated_words(zh, data_words()) == []
