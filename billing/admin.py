@@ -109,13 +109,20 @@ class BillingAccountAdmin(admin.ModelAdmin):
     customer through Stripe, never typed in."""
 
     form = BillingAccountForm
-    list_display = ["organization", "payment_method", "billing_email", "created_at"]
+    list_display = [
+        "organization",
+        "payment_method",
+        "resale_proceeds",
+        "billing_email",
+        "created_at",
+    ]
     list_select_related = ["organization"]
-    list_filter = ["payment_method", "created_at"]
+    list_filter = ["payment_method", "resale_proceeds", "created_at"]
     search_fields = ["organization__name", "billing_email", "stripe_customer_id"]
     readonly_fields = [
         "organization",
         "payment_method",
+        "resale_proceeds",  # the organisation chooses it on its payouts page
         "stripe_customer_id",
         "stripe_payment_method_id",
         "created_at",

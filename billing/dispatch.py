@@ -18,6 +18,7 @@ from django.db import transaction
 # The tasks services start (their names are the contract with ``billing.tasks``).
 SEND_INVOICE_EMAILS = "billing.send_invoice_emails"
 CHARGE_INVOICE = "billing.charge_invoice"
+APPLY_BALANCE = "billing.apply_balance"
 
 
 def send(name: str, *args: Any) -> None:

@@ -8,7 +8,7 @@ from django.db.models.functions import Coalesce, Least
 from django.utils.translation import gettext
 
 from accounts.models import User
-from accounts.selectors import is_platform_admin, scope_to_organization
+from accounts.selectors import is_platform_admin, organization_of, scope_to_organization
 from billing.models import (
     BillingEvent,
     CreditNote,
@@ -26,7 +26,7 @@ from billing.models import (
     RefundStatus,
 )
 from billing.periods import BillingPeriod, billing_periods, terminated_schedule
-from marketplace.models import Contract, ContractStatus
+from marketplace.models import Contract, ContractLine, ContractStatus
 from marketplace.selectors import contract_exact_annual
 
 # Contracts that may have periods to bill: running, about to run, or ended (late catch-up).
@@ -141,6 +141,15 @@ def payout_list(*, user: User | None, with_lines: bool = True) -> QuerySet[Payou
             Prefetch("lines", queryset=PayoutLine.objects.select_related("invoice"))
         )
     return scope_to_organization(queryset, user=user, org_field="provider")
+
+
+def sells_capacity(*, user: User | None) -> bool:
+    """Whether the user's organisation has statements or sells capacity (a provider, or a
+    reseller with a resale contract): it then has a payouts page to see."""
+    if payout_list(user=user, with_lines=False).exists():
+        return True
+    organization = organization_of(user)
+    return organization is not None and ContractLine.objects.filter(provider=organization).exists()
 
 
 @dataclass(frozen=True)

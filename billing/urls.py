@@ -22,6 +22,7 @@ urlpatterns = [
     ),
     path("invoices/<int:pk>/fapiao/", fapiao.fapiao_request_new, name="fapiao-request"),
     path("payouts/", payouts.payout_list, name="payout-list"),
+    path("payouts/proceeds/", payouts.payout_proceeds_set, name="payout-proceeds"),
     path("payouts/<int:pk>/", payouts.payout_detail, name="payout-detail"),
     path("payouts/<int:pk>/pdf/", payouts.payout_download_pdf, name="payout-pdf"),
     path("payouts/<int:pk>/csv/", payouts.payout_download_csv, name="payout-csv"),

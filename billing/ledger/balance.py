@@ -14,7 +14,7 @@ from django.db.models import Sum
 
 from accounts.models import Organization
 from accounts.money import ZERO
-from billing.models import BalanceEntry, Invoice, Payment
+from billing.models import BalanceEntry, Invoice, Payment, PayoutStatement
 
 
 def balance_credit(
@@ -24,8 +24,10 @@ def balance_credit(
     description: str,
     invoice: Invoice | None = None,
     payment: Payment | None = None,
+    payout: PayoutStatement | None = None,
 ) -> BalanceEntry | None:
-    """Put ``amount`` (> 0) on the customer's balance; nothing for a zero amount."""
+    """Put ``amount`` (> 0) on the customer's balance; nothing for a zero amount. ``payout``:
+    the statement paid out this way (one entry per statement, a unique column)."""
     if amount <= ZERO:
         return None
     return BalanceEntry.objects.create(
@@ -33,6 +35,7 @@ def balance_credit(
         amount=amount,
         invoice=invoice,
         payment=payment,
+        payout=payout,
         description=description[:300],
     )
 

@@ -24,6 +24,7 @@ from billing.models.payments import (
     Payment,
     PaymentMethod,
     PaymentStatus,
+    ResaleProceeds,
     WebhookEvent,
 )
 from billing.models.payouts import CommissionBase, PayoutLine, PayoutStatement, PayoutStatus
@@ -59,6 +60,7 @@ __all__ = [
     "PayoutStatus",
     "Refund",
     "RefundStatus",
+    "ResaleProceeds",
     "SlaCredit",
     "WebhookEvent",
 ]

@@ -15,8 +15,17 @@ class PaymentMethod(models.TextChoices):
     STRIPE_CARD = "stripe_card", _("Card (Stripe)")
 
 
+class ResaleProceeds(models.TextChoices):
+    """How an organisation that sells (a reseller) receives what its buyers paid, less the
+    platform's commission: on a payout statement paid out to it, or as balance applied to its
+    own invoices."""
+
+    PAYOUT = "payout", _("Paid out to us")
+    BALANCE = "balance", _("Applied to our invoices as balance")
+
+
 class BillingAccount(models.Model):
-    """How a customer organisation pays."""
+    """How a customer organisation pays, and how it receives its resale proceeds."""
 
     organization = models.OneToOneField(
         Organization, on_delete=models.PROTECT, related_name="billing_account"
@@ -27,7 +36,18 @@ class BillingAccount(models.Model):
     billing_email = models.EmailField(blank=True)
     stripe_customer_id = models.CharField(max_length=64, blank=True)
     stripe_payment_method_id = models.CharField(max_length=64, blank=True)
+    resale_proceeds = models.CharField(
+        max_length=16, choices=ResaleProceeds.choices, default=ResaleProceeds.PAYOUT
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(resale_proceeds__in=["payout", "balance"]),
+                name="billing_account_resale_proceeds_known",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Billing account of {self.organization}"
@@ -100,6 +120,14 @@ class BalanceEntry(models.Model):
     amount = money_field()
     payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT)
     invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT)
+    # A payout statement paid out as balance: at most one entry per statement.
+    payout = models.OneToOneField(
+        "billing.PayoutStatement",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="balance_entry",
+    )
     description = models.CharField(max_length=300)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -39,6 +39,7 @@ from billing.models import (
     PayoutStatus,
     SlaCredit,
 )
+from billing.payouts.proceeds import payout_to_balance
 from billing.periods import local_midnight
 from marketplace.models import ContractLine
 from marketplace.terms import months_after
@@ -350,11 +351,17 @@ def payout_transition(
 def payout_close(
     *, statement: PayoutStatement, by: User | None = None, actor_label: str = "", reason: str = ""
 ) -> PayoutStatement:
-    """Close a statement: final and immutable from now on."""
-    return payout_transition(
-        statement=statement,
-        to=PayoutStatus.CLOSED,
-        actor=by,
-        actor_label=actor_label,
-        reason=reason,
-    )
+    """Close a statement: final and immutable from now on. A seller that chose to receive its
+    proceeds as balance gets the payable amount credited at once and the statement paid
+    (``billing.payouts.proceeds``), in the same transaction."""
+    with transaction.atomic():
+        closed = payout_transition(
+            statement=statement,
+            to=PayoutStatus.CLOSED,
+            actor=by,
+            actor_label=actor_label,
+            reason=reason,
+        )
+        if payout_to_balance(statement=closed, actor=by, actor_label=actor_label) is not None:
+            closed.refresh_from_db()
+    return closed

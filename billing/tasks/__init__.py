@@ -15,10 +15,16 @@ from billing.tasks.daily import (
     settle_terminations,
 )
 from billing.tasks.notifications import send_invoice_emails
-from billing.tasks.payments import PaymentOutcomeUnknown, charge_invoice, reconcile_payments
+from billing.tasks.payments import (
+    PaymentOutcomeUnknown,
+    apply_balance,
+    charge_invoice,
+    reconcile_payments,
+)
 
 __all__ = [
     "PaymentOutcomeUnknown",
+    "apply_balance",
     "build_payouts",
     "charge_invoice",
     "collect_payments",

@@ -11,9 +11,11 @@ from datetime import date
 from celery import shared_task
 from django.utils import timezone
 
+from accounts.models import Organization
 from billing import dispatch
 from billing.models import IN_FLIGHT
 from billing.payments.charges import RECONCILE_AFTER_SECONDS, invoice_collect, reconcile_unknown
+from billing.payments.transfers import balance_apply
 
 
 class PaymentOutcomeUnknown(Exception):
@@ -48,3 +50,14 @@ def charge_invoice(self, invoice_id: int, on: str | None = None) -> str | None:
 def reconcile_payments(older_than_seconds: int = RECONCILE_AFTER_SECONDS) -> dict[str, int]:
     """Settle card payments left pending or unknown by asking Stripe with their own keys."""
     return reconcile_unknown(older_than_seconds=older_than_seconds)
+
+
+@shared_task(name=dispatch.APPLY_BALANCE, acks_late=True, time_limit=180, soft_time_limit=150)
+def apply_balance(organization_id: int) -> str:
+    """Apply an organisation's balance to its unpaid invoices (after a payout statement was
+    credited to it). Idempotent: a balance already applied is zero, and nothing is spent twice
+    (``balance_apply`` locks the organisation)."""
+    organization = Organization.objects.filter(pk=organization_id).first()
+    if organization is None:
+        return "0"
+    return str(balance_apply(organization=organization, actor_label="task:billing.apply_balance"))

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.formatting import format_money
 from accounts.money import FEN, MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
+from billing.models import ResaleProceeds
 
 REASON_MAX_LENGTH = 2000
 
@@ -82,3 +83,15 @@ class DisputeResolveForm(forms.Form):
         if data.get("outcome") == "credited" and not data.get("amount"):
             self.add_error("amount", _("Give the amount to credit."))
         return data
+
+
+class ResaleProceedsForm(forms.Form):
+    resale_proceeds = forms.ChoiceField(
+        label=_("How we receive what our buyers pay, less the commission"),
+        choices=ResaleProceeds.choices,
+        widget=forms.RadioSelect,
+        help_text=_(
+            "Applies to statements closed from now on. As balance, each statement pays our "
+            "open invoices, oldest due first; what is left stays on our balance."
+        ),
+    )

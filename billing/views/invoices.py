@@ -36,7 +36,7 @@ def invoice_list(request):
         :200
     ]
     rows = [{"invoice": i, "last_day": i.period_end - ONE_DAY} for i in invoices]
-    has_payouts = selectors.payout_list(user=request.user, with_lines=False).exists()
+    has_payouts = selectors.sells_capacity(user=request.user)
     return render(request, "billing/invoice_list.html", {"rows": rows, "has_payouts": has_payouts})
 
 
