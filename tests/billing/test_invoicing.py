@@ -318,7 +318,10 @@ def test_a_draft_invoice_may_be_edited(customer, cluster):
     )
     draft.period_end = date(2027, 4, 1)
     draft.save()
+    draft.refresh_from_db()
+    assert draft.period_end == date(2027, 4, 1)
     draft.delete()
+    assert not Invoice.objects.filter(pk=draft.pk).exists()
 
 
 # --- State machine --------------------------------------------------------------------------
