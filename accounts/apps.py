@@ -6,4 +6,9 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and organisations"
 
     def ready(self) -> None:
-        from accounts import outbox_admin  # noqa: F401 - registers the task outbox's admin
+        from accounts import (
+            outbox_admin,  # noqa: F401 - registers the task outbox's admin
+            readcache,
+        )
+
+        readcache.install()

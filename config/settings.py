@@ -125,6 +125,9 @@ IS_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.post
 REDIS_URL = env.str("REDIS_URL", default="")
 # Seconds to wait for Redis before carrying on without it (cache) or giving up a publish.
 REDIS_TIMEOUT_SECONDS = env.float("REDIS_TIMEOUT_SECONDS", default=1.0)
+# The read cache (accounts.readcache): how long a cached search, list or public page lives;
+# 0 turns it off. Writes retire copies at once; this bounds only what no write announces.
+READ_CACHE_SECONDS = env.float("READ_CACHE_SECONDS", default=5.0)
 if env.str("CACHE_URL", default=""):
     CACHES = {"default": env.cache("CACHE_URL")}
 elif REDIS_URL:

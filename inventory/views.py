@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import charts
 from accounts.errors import DomainError, InvalidInput
 from accounts.formatting import format_p
+from accounts.readcache import public_page
 from accounts.selectors import is_platform_admin, organization_of
 from inventory import selectors, services
 from inventory.errors import CapacityUnavailable, OutageLocked
@@ -65,6 +66,7 @@ def _owned_cluster(request: HttpRequest, pk: int) -> Cluster:
 
 # --- Everyone -------------------------------------------------------------------------------
 @require_GET
+@public_page
 def cluster_list(request: HttpRequest) -> HttpResponse:
     """Search listed capacity, cheapest first, with free servers and P over a window."""
     today = timezone.localdate()
@@ -124,6 +126,7 @@ def _availability_chart(page: selectors.ClusterPage) -> charts.StepChart:
 
 
 @require_GET
+@public_page
 def cluster_detail(request: HttpRequest, pk: int) -> HttpResponse:
     cluster = _visible_cluster(request, pk)
     page = selectors.cluster_page(cluster, user=request.user, today=timezone.localdate())

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 from accounts import charts, limits
 from accounts.errors import DomainError, InvalidInput, PermissionDeniedError
 from accounts.formatting import format_rate
+from accounts.readcache import public_page
 from accounts.selectors import is_platform_admin, organization_of
 from inventory.selectors import clusters_by_ids
 from marketplace import documents, index, selectors, services, sizing
@@ -43,6 +44,7 @@ REASONS_PER_PAGE = 5
 
 
 # --- Home -----------------------------------------------------------------------------------
+@public_page
 def home(request: HttpRequest) -> HttpResponse:
     """The market for everyone; signed-in people also get links to their work."""
     names = selectors.display_names()

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from accounts.api.idempotency import idempotent
 from accounts.api.permissions import IsPlatformAdmin
 from accounts.api.renderers import JsonErrorsMixin
+from accounts.readcache import CachedReadMixin
 from billing import documents, selectors
 from billing.api.serializers import (
     CreditNoteCreateSerializer,
@@ -45,7 +46,11 @@ class CSVRenderer(_FileRenderer):
 
 
 class InvoiceViewSet(
-    JsonErrorsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    CachedReadMixin,
+    JsonErrorsMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
 ):
     """Invoices: customers see their own, admins all. Other organisations' invoices are 404."""
 
@@ -119,7 +124,9 @@ class InvoiceExportView(JsonErrorsMixin, APIView):
         return response
 
 
-class PayoutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class PayoutViewSet(
+    CachedReadMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Monthly payout statements: providers see their own, admins all."""
 
     serializer_class = PayoutStatementSerializer

@@ -12,6 +12,7 @@ from accounts.api.idempotency import idempotent
 from accounts.api.input import ParseBodyFirstMixin
 from accounts.api.permissions import IsProvider
 from accounts.errors import InvalidInput, PermissionDeniedError
+from accounts.readcache import CachedReadMixin
 from accounts.selectors import organization_of
 from inventory import selectors, services
 from inventory.api.serializers import (
@@ -31,7 +32,7 @@ from inventory.api.serializers import (
 from inventory.models import Allocation, Cluster, ClusterStatus, GpuModel, Interconnect, Region
 
 
-class GpuModelViewSet(ParseBodyFirstMixin, viewsets.ReadOnlyModelViewSet):
+class GpuModelViewSet(CachedReadMixin, ParseBodyFirstMixin, viewsets.ReadOnlyModelViewSet):
     """The GPU catalog. Ratings: P per server = GPUs per server x FP16 sparse TFLOPS / 1000."""
 
     queryset = GpuModel.objects.all()
@@ -42,7 +43,7 @@ class GpuModelViewSet(ParseBodyFirstMixin, viewsets.ReadOnlyModelViewSet):
     pagination_class = None
 
 
-class RegionViewSet(ParseBodyFirstMixin, viewsets.ReadOnlyModelViewSet):
+class RegionViewSet(CachedReadMixin, ParseBodyFirstMixin, viewsets.ReadOnlyModelViewSet):
     queryset = Region.objects.all()
     serializer_class = RegionSerializer
     permission_classes = [AllowAny]
@@ -65,6 +66,7 @@ class ClusterFilter(StrictFilterSet):
 
 
 class ClusterViewSet(
+    CachedReadMixin,
     ParseBodyFirstMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,

@@ -17,6 +17,7 @@ from accounts.api.input import ParseBodyFirstMixin
 from accounts.api.permissions import IsCustomer, IsPlatformAdmin
 from accounts.api.renderers import JsonErrorsMixin
 from accounts.errors import InvalidInput, PermissionDeniedError
+from accounts.readcache import CachedReadMixin
 from accounts.selectors import organization_of
 from inventory.models import Cluster
 from marketplace import index, resale, resale_selectors, selectors, services
@@ -161,7 +162,11 @@ class QuoteViewSet(
 
 
 class ContractViewSet(
-    ParseBodyFirstMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    CachedReadMixin,
+    ParseBodyFirstMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
 ):
     """Contracts: customers see theirs, providers those on their clusters, admins all."""
 
@@ -262,7 +267,7 @@ class ResaleListingViewSet(
         return Response(ResaleListingSerializer(listing).data)
 
 
-class MarketView(ParseBodyFirstMixin, APIView):
+class MarketView(CachedReadMixin, ParseBodyFirstMixin, APIView):
     """The market at a glance, per GPU model and region (anonymised)."""
 
     @extend_schema(responses=MarketRowSerializer(many=True))
@@ -312,7 +317,7 @@ INDEX_COLUMNS = (
 )
 
 
-class MarketIndexView(JsonErrorsMixin, ParseBodyFirstMixin, APIView):
+class MarketIndexView(CachedReadMixin, JsonErrorsMixin, ParseBodyFirstMixin, APIView):
     """The compute price index per GPU model (and region), day by day; ``?format=csv`` for a
     CSV file. Anyone may read it. Without ``since``, the last 365 days."""
 
