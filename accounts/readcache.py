@@ -214,8 +214,9 @@ class CachedReadMixin:
             and enabled()
             and getattr(request.accepted_renderer, "format", None) == "json"
         ):
-            handler = self.get
-            self.get = lambda *a, **kw: self._answer_cached(request, handler, a, kw)
+            handler = getattr(self, "get", None)  # None: GET is not mapped here (a 405)
+            if handler is not None:
+                self.get = lambda *a, **kw: self._answer_cached(request, handler, a, kw)
 
     def _answer_cached(self, request, handler, args, kwargs):
         key = _key("api", request, request.accepted_media_type)

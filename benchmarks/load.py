@@ -12,6 +12,7 @@ day than it has, and no contract is invoiced beyond its price.
     .venv/bin/python benchmarks/load.py                      # the benchmark: 30 s, read mix
     .venv/bin/python benchmarks/load.py --write-share 0.05   # with quotes and accepts
     .venv/bin/python benchmarks/load.py --smoke              # CI: 8 s, errors and invariants
+    .venv/bin/python benchmarks/load.py --read-cache-seconds 0   # every read computed
 
 Exits non-zero on any error or broken invariant, and (not with --smoke) when the read mix
 misses ``--target-rps`` or ``--target-p99-ms``. Needs PostgreSQL (``STACK_DB_SERVER``, default
@@ -273,12 +274,21 @@ def main() -> int:
     parser.add_argument("--target-rps", type=float, default=300)
     parser.add_argument("--target-p99-ms", type=float, default=250)
     parser.add_argument("--smoke", action="store_true", help="short; only errors and invariants")
+    parser.add_argument(
+        "--read-cache-seconds",
+        type=float,
+        default=None,
+        help="the stack's READ_CACHE_SECONDS (0: every read computed; default: the setting's)",
+    )
     parser.add_argument("--db", default=os.environ.get("LOAD_DB", "compute_market_load"))
     args = parser.parse_args()
     if args.smoke:
         args.seconds, args.threads = min(args.seconds, 8), min(args.threads, 6)
         args.write_share = args.write_share or 0.1
-    with running_stack(args.db, workers=args.workers) as stack:
+    extra_env = {}
+    if args.read_cache_seconds is not None:
+        extra_env["READ_CACHE_SECONDS"] = str(args.read_cache_seconds)
+    with running_stack(args.db, workers=args.workers, extra_env=extra_env) as stack:
         tokens = {role: api_token(stack, role) for role in ("customer", "provider")}
         fill = _fill(stack.base_url, tokens)
         print(
