@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.demo import DemoAccounts
@@ -310,6 +311,7 @@ class DemoProceeds:
     invoice: Invoice | None  # the reseller's own invoice that balance paid
 
 
+@transaction.atomic
 def seed_resale_proceeds(
     accounts: DemoAccounts,
     *,
@@ -350,8 +352,9 @@ def seed_resale_proceeds(
         ).first()
         if statement is not None:
             statement = payout_close(statement=statement, by=accounts.admin)
-            # What the closing queued for after its commit, at once (the demo may run inside
-            # a transaction); applying an empty balance again does nothing.
+            # What the closing queues for after the commit (applying the balance), at once, so
+            # the same invoice is paid whether tasks run eagerly or not at all (inside a test's
+            # transaction). The rest stays on the balance.
             balance_apply(organization=accounts.customer, actor_label="seed_demo")
     return DemoProceeds(
         statement=statement, invoice=Invoice.objects.filter(contract=own, period_index=0).first()
