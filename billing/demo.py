@@ -1,14 +1,16 @@
 """Demo billing for `manage.py seed_demo`: a contract that started mid-month, every invoice due
 by today for the demo contracts, something of each kind in the admins' work queue (an overdue
 invoice whose contract is flagged, a payment whose outcome is unknown), a refund and a resolved
-dispute, fapiao requests on paid invoices (one issued, one requested), and this month's payout
-statements with their VAT (idempotent)."""
+dispute, fapiao requests on paid invoices (one issued, one requested), this month's payout
+statements with their VAT, and the demo customer's resale proceeds taken as balance, which pays
+its own invoice (idempotent)."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.demo import DemoAccounts
@@ -31,13 +33,16 @@ from billing.models import (
     Payment,
     PaymentStatus,
     PayoutStatement,
+    PayoutStatus,
     Refund,
+    ResaleProceeds,
 )
 from billing.payments.gateways import ChargeOutcome, ChargeResult
 from billing.payments.outcomes import payment_apply_outcome
 from billing.payments.refunds import refund_issue
-from billing.payments.transfers import bank_transfer_record
-from billing.payouts.statements import payouts_build
+from billing.payments.transfers import balance_apply, bank_transfer_record
+from billing.payouts.proceeds import resale_proceeds_set
+from billing.payouts.statements import payout_close, payouts_build
 from inventory.models import GpuModel
 from marketplace import services as market
 from marketplace.models import Contract, ContractStatus
@@ -293,4 +298,64 @@ def seed_unknown_payment(contract: Contract | None) -> Payment | None:
             failure_message="The card gateway did not answer within 30 seconds.",
         ),
         actor_label="seed_demo",
+    )
+
+
+# --- A reseller that takes its proceeds as balance ------------------------------------------
+DEMO_RESALE_TRANSFER_REFERENCE = "DEMO-LINGXI-RESALE-1"
+
+
+@dataclass(frozen=True)
+class DemoProceeds:
+    statement: PayoutStatement | None  # the reseller's, closed and applied to its balance
+    invoice: Invoice | None  # the reseller's own invoice that balance paid
+
+
+@transaction.atomic
+def seed_resale_proceeds(
+    accounts: DemoAccounts,
+    *,
+    sale: Contract | None,
+    own: Contract | None,
+    today: date | None = None,
+) -> DemoProceeds:
+    """The demo customer takes its resale proceeds as balance on its own invoices: the buyer's
+    first month of the resale (from today) is paid by bank transfer; the customer's statement
+    as a seller for this month is built and closed by the admin, its payable amount credited to
+    the customer's balance, and the balance applied to its one unpaid invoice then, the month
+    of the server it rents from today. Run right after ``seed_resale``, before the customer's
+    other invoices are issued (the balance pays the oldest due first). Idempotent: the
+    statement is closed, credited and applied once."""
+    if sale is None or own is None:
+        return DemoProceeds(statement=None, invoice=None)
+    today = today or timezone.localdate()
+    resale_proceeds_set(organization=accounts.customer, choice=ResaleProceeds.BALANCE)
+    invoices_issue_chunk(contract_ids=[sale.pk, own.pk], today=today, actor_label="seed_demo")
+    sold = Invoice.objects.filter(contract=sale, period_index=0, status__in=PAYABLE).first()
+    if (
+        sold is not None
+        and not sold.payments.filter(reference=DEMO_RESALE_TRANSFER_REFERENCE).exists()
+    ):
+        bank_transfer_record(
+            invoice=sold,
+            amount=sold.amount_due,
+            reference=DEMO_RESALE_TRANSFER_REFERENCE,
+            actor=accounts.admin,
+        )
+    statement = PayoutStatement.objects.filter(
+        provider=accounts.customer, period_start=today.replace(day=1)
+    ).first()
+    if statement is None or statement.status == PayoutStatus.OPEN:
+        payouts_build(month=today, actor_label="seed_demo")
+        statement = PayoutStatement.objects.filter(
+            provider=accounts.customer, period_start=today.replace(day=1)
+        ).first()
+        if statement is not None:
+            statement = payout_close(statement=statement, by=accounts.admin)
+            # What the closing queues for after the commit (applying the balance), at once, so
+            # the same invoice is paid whether tasks run eagerly or not at all (inside a test's
+            # transaction). The rest stays on the balance.
+            balance_apply(organization=accounts.customer, actor_label="seed_demo")
+    return DemoProceeds(
+        statement=statement, invoice=Invoice.objects.filter(contract=own, period_index=0).first()
     )

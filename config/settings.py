@@ -289,6 +289,7 @@ SPECTACULAR_SETTINGS = {
         "InterconnectRequirementEnum": "marketplace.models.InterconnectRequirement",
         "ClusterStatusEnum": "inventory.models.ClusterStatus",
         "ContractStatusEnum": "marketplace.models.ContractStatus",
+        "ContractHistoryKindEnum": "marketplace.models.ContractHistoryKind",
         "QuoteStatusEnum": "marketplace.models.QuoteStatus",
         "RequestStatusEnum": "marketplace.models.RequestStatus",
         "PaymentStatusEnum": "billing.models.PaymentStatus",

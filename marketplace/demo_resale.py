@@ -1,13 +1,19 @@
 """Demo secondary market and price index for `manage.py seed_demo` (idempotent).
 
-The demo customer lists part of its running A800 contract; another organisation buys some of
-it (a resale contract, approved); a third signs a small contract, so today's index has three
-organisations. The index's earlier history (four months, weekly) is illustrative demo data:
-the demo's real contracts were all signed today.
+The demo customer lists part of its running A800 contract from today; another organisation
+buys some of it (a resale contract, approved, running from today); a third signs a small
+contract, so today's index has three organisations. The customer also rents one A800 server
+for a month from today: it takes its resale proceeds as balance, which pays that invoice
+(``billing.demo.seed_resale_proceeds``).
+
+The index's history comes from trades too: over the past months the demo's other organisations
+signed small A800 contracts (every ten days, starting in the coming months), and each week's
+index is recorded from the contracts signed in its trailing 30 days, as the daily task would
+have. Their signing times are set back to the day they were signed (the services sign now).
 """
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 from django.db import transaction
@@ -18,21 +24,35 @@ from accounts.models import Organization, User
 from inventory.models import GpuModel
 from inventory.selectors import marketable_clusters
 from marketplace import index, resale, services
-from marketplace.index_models import MarketIndexDay
-from marketplace.models import CapacityRequest, Contract, ContractStatus, ResaleListing
+from marketplace.models import (
+    CapacityRequest,
+    Contract,
+    ContractEvent,
+    ContractStatus,
+    Quote,
+    ResaleListing,
+)
 from marketplace.terms import months_after
 
 BUYER_NAME = "Lingxi Inference Studio"
 THIRD_NAME = "Qingyun Robotics Lab"
 RESALE_NOTE = "demo: inference from resold capacity"
 THIRD_NOTE = "demo: one A800 server for evaluation"
+OWN_NOTE = "demo: one A800 server for a month, paid from resale proceeds"
+TRADER_NAME = "Xingchen Vision Lab"
+TRADE_NOTE = "demo: earlier A800 trade {number}"
 HISTORY_WEEKS = 17
+TRADE_EVERY_DAYS = 10
+# From 30 days before the first week recorded, so every week recorded has three organisations.
+TRADES = (HISTORY_WEEKS * 7 + 30) // TRADE_EVERY_DAYS + 1
 
 
 @dataclass(frozen=True)
 class DemoResale:
     listing: ResaleListing | None
     sale: Contract | None
+    own: Contract | None = None  # the reseller's own small contract, paid from its proceeds
+    trades: tuple[Contract, ...] = ()  # the earlier trades the index history is recorded from
 
 
 def _organization(name: str, username: str) -> tuple[Organization, User]:
@@ -50,7 +70,9 @@ def _organization(name: str, username: str) -> tuple[Organization, User]:
     return organization, user
 
 
-def _buy(organization, user, admin, note, **fields) -> Contract | None:
+def _buy(organization, user, admin, note, *, primary_only=False, **fields) -> Contract | None:
+    """Sign (and approve) the request ``note`` of ``organization``, from its best offer (from
+    the best provider offer with ``primary_only``: not from the demo's resale listing)."""
     existing = Contract.objects.filter(request__note=note, customer=organization).first()
     if existing is not None:
         return existing
@@ -63,13 +85,58 @@ def _buy(organization, user, admin, note, **fields) -> Contract | None:
             note=note,
             **fields,
         )
-    result = services.quotes_generate(capacity_request=request, by=user)
-    if not result.quotes:
+    quotes = services.quotes_generate(capacity_request=request, by=user).quotes
+    if primary_only:
+        quotes = [q for q in quotes if not q.lines.filter(resale_listing__isnull=False).exists()]
+    if not quotes:
         return None
-    contract = services.quote_accept(quote=result.quotes[0], by=user)
+    contract = services.quote_accept(quote=quotes[0], by=user)
     if contract.status == ContractStatus.PENDING_APPROVAL:
         contract = services.contract_approve(contract=contract, by=admin)
     return contract
+
+
+def _signed_back_then(contract: Contract, at: datetime) -> None:
+    """Set a demo trade's signing (its request, quotes, contract and history) back to ``at``."""
+    CapacityRequest.objects.filter(pk=contract.request_id).update(created_at=at)
+    Quote.objects.filter(request_id=contract.request_id).update(created_at=at)
+    Contract.objects.filter(pk=contract.pk).update(created_at=at)
+    ContractEvent.objects.filter(contract=contract).update(created_at=at)
+
+
+def _trades(admin: User, traders: list[tuple[Organization, User]]) -> list[Contract]:
+    """Small A800 contracts the demo's other organisations signed every ten days over the past
+    months, in turn (so every 30 days hold three organisations' trades), each starting in one
+    of the coming months: one or two servers on InfiniBand for three months (Hefei), or one on
+    any network for a month (the cheapest, Shanghai). Never from a resale listing."""
+    today = timezone.localdate()
+    this_month = today.replace(day=1)
+    tz = timezone.get_current_timezone()
+    trades = []
+    for number in range(TRADES):
+        organization, user = traders[number % len(traders)]
+        note = TRADE_NOTE.format(number=number + 1)
+        signed = today - timedelta(days=TRADE_EVERY_DAYS * (TRADES - 1 - number))
+        infiniband = number % 2 == 0
+        contract = _buy(
+            organization,
+            user,
+            admin,
+            note,
+            primary_only=True,
+            servers=1 + number % 3 // 2 if infiniband else 1,
+            interconnect="infiniband" if infiniband else "any",
+            single_cluster=True,
+            start_date=months_after(this_month, 1 + number % 3),
+            term_months=3 if infiniband else 1,
+        )
+        if contract is None:
+            continue
+        at = datetime.combine(signed, time(10, number % 6 * 10), tzinfo=tz)
+        if contract.created_at != at:
+            _signed_back_then(contract, at)
+        trades.append(contract)
+    return trades
 
 
 def _listing(accounts: DemoAccounts, contract: Contract) -> ResaleListing | None:
@@ -79,7 +146,7 @@ def _listing(accounts: DemoAccounts, contract: Contract) -> ResaleListing | None
     line = contract.lines.order_by("-servers").first()
     if line is None or line.servers < 2:
         return None
-    start = months_after(contract.start_date, 4)
+    start = max(timezone.localdate(), contract.start_date)  # the buyer's months run from today
     lowest = min(
         marketable_clusters()
         .filter(gpu_model__code="A800-80G")
@@ -98,26 +165,13 @@ def _listing(accounts: DemoAccounts, contract: Contract) -> ResaleListing | None
     )
 
 
-def _history(gpu: GpuModel, base: Decimal) -> None:
-    """Weekly index rows for the past months (illustrative: a price drifting down ~1 % a week
-    with small swings). Days already recorded are left alone."""
+def _history() -> None:
+    """Each past week's index, recorded from the contracts signed in its trailing 30 days (as
+    the daily task would have; recording a day again replaces it), then today's."""
     today = timezone.localdate()
-    swings = [0, 2, -1, 1, 3, -2, 0, 1, -1, 2, 0, -1, 1, 0, 2, -1, 0]
     for week in range(HISTORY_WEEKS, 0, -1):
-        day = today - timedelta(weeks=week)
-        price = base * (Decimal(100) + week + swings[week % len(swings)]) / 100
-        MarketIndexDay.objects.get_or_create(
-            day=day,
-            gpu_model=gpu,
-            region=None,
-            defaults={
-                "index_price_per_p_year": price.quantize(Decimal("1")),
-                "trades": 3 + week % 4,
-                "organizations": 3 + week % 3,
-                "lowest_ask": (base * Decimal("0.9")).quantize(Decimal("1")),
-                "median_ask": base.quantize(Decimal("1")),
-            },
-        )
+        index.index_record(day=today - timedelta(weeks=week))
+    index.index_record(day=today)
 
 
 RUNNING_NOTE = "demo: 70B pre-training, one InfiniBand cluster"  # marketplace.demo's request
@@ -125,7 +179,9 @@ RUNNING_NOTE = "demo: 70B pre-training, one InfiniBand cluster"  # marketplace.d
 
 @transaction.atomic
 def seed_resale(accounts: DemoAccounts) -> DemoResale:
-    """After ``seed_market``: resell part of the demo customer's running A800 contract."""
+    """After ``seed_market``: earlier trades by the demo's other organisations, then resell part
+    of the demo customer's running A800 contract from today and rent it one more server."""
+    today = timezone.localdate()
     running = Contract.objects.filter(
         customer=accounts.customer,
         request__note=RUNNING_NOTE,
@@ -133,6 +189,11 @@ def seed_resale(accounts: DemoAccounts) -> DemoResale:
     ).first()
     buyer, buyer_user = _organization(BUYER_NAME, "lingxi")
     third, third_user = _organization(THIRD_NAME, "qingyun")
+    trader, trader_user = _organization(TRADER_NAME, "xingchen")
+    # Before the listing exists, so no earlier trade could have bought from it.
+    trades = _trades(
+        accounts.admin, [(buyer, buyer_user), (third, third_user), (trader, trader_user)]
+    )
     listing = _listing(accounts, running) if running is not None else None
     sale = None
     if listing is not None:
@@ -153,15 +214,28 @@ def seed_resale(accounts: DemoAccounts) -> DemoResale:
         third_user,
         accounts.admin,
         THIRD_NOTE,
+        primary_only=True,
         servers=1,
         single_cluster=True,
-        start_date=months_after(timezone.localdate().replace(day=1), 1),
+        start_date=months_after(today.replace(day=1), 1),
         term_months=3,
     )
-    gpu = GpuModel.objects.filter(code="A800-80G").first()
-    if gpu is not None and running is not None:
-        _history(gpu, running.price_per_p_year)
-    index.index_record()
+    own = _buy(
+        accounts.customer,
+        accounts.customer.memberships.order_by("pk").first().user,
+        accounts.admin,
+        OWN_NOTE,
+        primary_only=True,
+        servers=1,
+        single_cluster=True,
+        start_date=today,
+        term_months=1,
+    )
+    services.contracts_advance(today=today)  # the sale and the server start today
+    _history()
     if listing is not None:
         listing.refresh_from_db()
-    return DemoResale(listing=listing, sale=sale)
+    for contract in (sale, own):
+        if contract is not None:
+            contract.refresh_from_db()
+    return DemoResale(listing=listing, sale=sale, own=own, trades=tuple(trades))

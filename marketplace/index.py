@@ -13,6 +13,8 @@ Method (shown on the market page):
   listings) and the P free for the whole of the next 30, 90 and 365 days.
 
 ``index_record`` writes a day's rows (the daily task runs it; running it again replaces them).
+A past day recorded later (the demo's history) counts the contracts signed and the resale
+listings made by then; the clusters' asks and the free P are as they stand when it is recorded.
 """
 
 from collections import defaultdict
@@ -116,7 +118,10 @@ def index_compute(
             buckets[key].asks.append(price)
             for days in HORIZONS:
                 buckets[key].free_p[days] += free[days].get(pk, 0) * gpus * sparse / TFLOPS_PER_P
-    listings = ResaleListing.objects.filter(status=ResaleStatus.LISTED, end__gt=day)
+    # Listings made by the end of the day (a day recorded later leaves out later listings).
+    listings = ResaleListing.objects.filter(
+        status=ResaleStatus.LISTED, end__gt=day, created_at__lt=until
+    )
     for gpu, region, price in listings.values_list(
         "cluster__gpu_model_id", "cluster__region_id", "price_per_p_year"
     ):

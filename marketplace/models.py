@@ -406,6 +406,19 @@ class ContractEventKind(models.TextChoices):
     RESALE_SOLD = "resale_sold", _("Resold")
 
 
+class ContractHistoryKind(models.TextChoices):
+    """What a row of a contract's history is, as the API names it (``kind`` of each item of
+    ``history``): the signing, a change of state, a resale contract ended because the contract
+    it resold ended, or a secondary-market event (``ContractEventKind``)."""
+
+    SIGNED = "signed", _("Signed")
+    TRANSITION = "transition", _("Change of state")
+    ENDED_WITH_PARENT = "ended_with_parent", _("Ended with the contract it resold")
+    RESALE_LISTED = "resale_listed", _("Listed for resale")
+    RESALE_WITHDRAWN = "resale_withdrawn", _("Resale listing withdrawn")
+    RESALE_SOLD = "resale_sold", _("Resold")
+
+
 class ContractEvent(models.Model):
     """History of a contract: its transitions (who, when, from, to, why) and the resale events
     on it (``kind``, with the listing and the figures in ``details`` to say it in words)."""

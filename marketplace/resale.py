@@ -27,6 +27,7 @@ from inventory.capacity import Usage, peak_usage, usage_steps
 from inventory.models import Allocation, AllocationKind, Cluster
 from marketplace import resale_history
 from marketplace.models import Contract, ResaleListing, ResaleStatus
+from marketplace.resale_history import ENDED_BY_PARENT
 from marketplace.resale_selectors import (
     RESELLABLE_STATUSES,
     effective_end,
@@ -36,9 +37,6 @@ from marketplace.resale_selectors import (
     sales_usages,
 )
 from marketplace.terms import contract_end_date
-
-# Who ends a resale contract when its parent ends (its history's actor).
-ENDED_BY_PARENT = "resale:parent-ended"
 
 
 class ResaleNotAllowed(DomainError):

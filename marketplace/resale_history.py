@@ -19,6 +19,8 @@ from marketplace.models import Contract, ContractEvent, ContractEventKind, Resal
 
 # The actor of a sale's row: the buyer signs its own contract, not the reseller's.
 SOLD_BY = "resale:sale"
+# The actor of a resale contract's ending because the contract it resold ended.
+ENDED_BY_PARENT = "resale:parent-ended"
 
 
 def _record(

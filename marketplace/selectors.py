@@ -35,6 +35,7 @@ from marketplace.models import (
     Contract,
     ContractEvent,
     ContractEventKind,
+    ContractHistoryKind,
     ContractLine,
     ContractStatus,
     InterconnectRequirement,
@@ -550,6 +551,19 @@ class HistoryRow:
     to_code: str  # the state's code
     by: str
     reason: str
+
+
+def history_kind(event: ContractEvent) -> str:
+    """What the history row is (``ContractHistoryKind``): a resale event by its own kind, the
+    signing (no state before it), a resale contract ended because the contract it resold ended,
+    or any other change of state."""
+    if event.kind:
+        return event.kind
+    if not event.from_status:
+        return ContractHistoryKind.SIGNED
+    if event.actor_label == resale_history.ENDED_BY_PARENT:
+        return ContractHistoryKind.ENDED_WITH_PARENT
+    return ContractHistoryKind.TRANSITION
 
 
 def contract_history(contract: Contract) -> list[HistoryRow]:

@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 from django.utils.translation import gettext
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts import limits
@@ -19,13 +20,14 @@ from marketplace.models import (
     CapacityRequest,
     Contract,
     ContractEvent,
+    ContractHistoryKind,
     ContractLine,
     InterconnectRequirement,
     Quote,
     QuoteLine,
     ResaleListing,
 )
-from marketplace.selectors import contract_view
+from marketplace.selectors import contract_view, history_kind
 
 
 class CapacityRequestCreateSerializer(serializers.Serializer):
@@ -218,11 +220,36 @@ class ContractLineSerializer(serializers.ModelSerializer):
 
 
 class ContractEventSerializer(serializers.ModelSerializer):
+    """One row of a contract's history. ``kind`` says what it is; for a resale event (listed,
+    withdrawn, sold) the contract's state is unchanged (``from_status`` == ``to_status``) and
+    ``resale_listing`` names the listing."""
+
+    kind = serializers.SerializerMethodField(
+        help_text=(
+            "signed: the contract was signed (from_status is blank); transition: a change of "
+            "state; ended_with_parent: a resale contract cancelled or terminated because the "
+            "contract it resold ended; resale_listed, resale_withdrawn, resale_sold: a resale "
+            "listing of this contract was created, withdrawn or sold from."
+        )
+    )
     by = serializers.SerializerMethodField()
 
     class Meta:
         model = ContractEvent
-        fields = ["from_status", "to_status", "by", "reason", "created_at"]
+        fields = [
+            "kind",
+            "from_status",
+            "to_status",
+            "by",
+            "reason",
+            "resale_listing",
+            "created_at",
+        ]
+        extra_kwargs = {"resale_listing": {"read_only": True}}
+
+    @extend_schema_field(serializers.ChoiceField(choices=ContractHistoryKind.choices))
+    def get_kind(self, event: ContractEvent) -> str:
+        return history_kind(event)
 
     def get_by(self, event: ContractEvent) -> str:
         return event.actor.username if event.actor_id else event.actor_label

@@ -64,7 +64,7 @@ def test_fapiao_from_request_to_issue_and_the_payout_statement(new_page, demo):
     request.refresh_from_db()
     assert request.status == "issued" and request.fapiao_number == "24312000000000000777"
 
-    statement = PayoutStatement.objects.get()
+    statement = PayoutStatement.objects.get(provider__name="Hefei Compute Co.")
     provider = new_page(lang="en")
     log_in(provider, DEMO_PROVIDER.username, DEMO_PROVIDER.password)
     provider.goto("/billing/payouts/")
@@ -77,7 +77,7 @@ def test_fapiao_from_request_to_issue_and_the_payout_statement(new_page, demo):
 
 @pytest.mark.parametrize("lang", ["zh-hans", "en"])
 def test_the_pages_on_a_phone(new_page, demo, lang):
-    statement = PayoutStatement.objects.get()
+    statement = PayoutStatement.objects.get(provider__name="Hefei Compute Co.")
     for login, urls, name in (
         (DEMO_CUSTOMER, ["/billing/fapiao/", f"/billing/invoices/{demo.pk}/fapiao/"], "customer"),
         (DEMO_ADMIN, ["/billing/fapiao/"], "staff"),

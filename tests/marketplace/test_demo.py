@@ -83,3 +83,103 @@ def test_the_demo_resells_part_of_a_contract_and_the_index_has_history(client, d
     assert "Lingxi Inference Studio" in page and "List servers for resale" in page
     home = client.get("/").content.decode()
     assert "Compute price index" in home and "<svg" in home
+
+
+def _counts() -> dict[str, int]:
+    from billing.models import BalanceEntry, Invoice, Payment, PayoutStatement
+    from marketplace.index_models import MarketIndexDay
+
+    return {
+        "contracts": Contract.objects.count(),
+        "requests": CapacityRequest.objects.count(),
+        "invoices": Invoice.objects.count(),
+        "payments": Payment.objects.count(),
+        "balance": BalanceEntry.objects.count(),
+        "statements": PayoutStatement.objects.count(),
+        "index days": MarketIndexDay.objects.count(),
+    }
+
+
+def test_the_reseller_takes_its_proceeds_as_balance_which_pays_its_own_invoice(client, demo):
+    from billing.ledger.balance import customer_balance
+    from billing.models import (
+        BalanceEntry,
+        Invoice,
+        InvoiceStatus,
+        PayoutStatement,
+        PayoutStatus,
+        ResaleProceeds,
+    )
+    from billing.payouts.proceeds import resale_proceeds_choice
+    from marketplace.demo_resale import OWN_NOTE
+
+    user = User.objects.get(username="customer")
+    customer = user.membership.organization
+    assert resale_proceeds_choice(organization=customer) == ResaleProceeds.BALANCE
+    # The buyer paid its first month of the resale; the reseller's statement holds it.
+    sale = Contract.objects.get(kind="resale")
+    sold = Invoice.objects.get(contract=sale)
+    assert sold.status == InvoiceStatus.PAID and sold.customer != customer
+    statement = PayoutStatement.objects.get(provider=customer)
+    assert {line.contract_id for line in statement.lines.all()} == {sale.pk}
+    assert statement.payable > 0
+    assert statement.payable == statement.collected - statement.commission - statement.sla_withheld
+    # Closed by the admin, paid as balance, which paid the reseller's own invoice in full.
+    assert statement.status == PayoutStatus.PAID
+    assert BalanceEntry.objects.get(payout=statement).amount == statement.payable
+    own = Invoice.objects.get(contract__request__note=OWN_NOTE)
+    assert own.customer == customer and own.status == InvoiceStatus.PAID
+    assert own.amount_paid == own.total > 0
+    assert not own.payments.exists()  # no transfer, no card: the balance alone
+    assert -BalanceEntry.objects.get(invoice=own, amount__lt=0).amount == own.total
+    assert customer_balance(organization=customer) == statement.payable - own.total
+
+    client.force_login(user)
+    invoice_page = client.get(f"/billing/invoices/{own.pk}/").content.decode()
+    assert "Balance of" in invoice_page and "applied" in invoice_page
+    assert own.number in client.get("/billing/").content.decode()
+    payout_page = client.get(f"/billing/payouts/{statement.pk}/").content.decode()
+    assert "Applied to balance on" in payout_page
+    assert f"/billing/payouts/{statement.pk}/" in client.get("/billing/payouts/").content.decode()
+    allowed = data_words()
+    for url in (f"/billing/invoices/{own.pk}/", f"/billing/payouts/{statement.pk}/"):
+        response = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans")
+        assert untranslated_words(response.content.decode(), allowed) == [], url
+
+
+def test_the_index_history_is_recorded_from_the_demos_trades(demo):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from marketplace import index
+    from marketplace.index_models import MarketIndexDay
+
+    today = timezone.localdate()
+    rows = list(
+        MarketIndexDay.objects.filter(gpu_model__code="A800-80G", region=None).order_by("day")
+    )
+    assert rows[0].day <= today - timedelta(weeks=16) and rows[-1].day == today
+    shown = [row for row in rows if row.index_price_per_p_year is not None]
+    assert len(shown) >= 12
+    # Every recorded day is what the contracts signed in its trailing 30 days give, as the
+    # daily task computes it: nothing illustrative.
+    for row in rows:
+        bucket = index.index_compute(day=row.day)[(row.gpu_model_id, None)]
+        assert row.trades == len(bucket.trades) > 0, row.day
+        assert row.organizations == len(bucket.organizations), row.day
+        enough = len(bucket.organizations) >= index.MIN_ORGANIZATIONS
+        expected = index.weighted_median(bucket.trades) if enough else None
+        assert row.index_price_per_p_year == expected, row.day
+    # The past trades were signed back then by three organisations other than the customer.
+    customer = User.objects.get(username="customer").membership.organization
+    past = Contract.objects.filter(created_at__date__lt=today - timedelta(days=30))
+    assert past.exists() and not past.filter(customer=customer).exists()
+    assert past.values("customer").distinct().count() == 3
+    assert len({row.index_price_per_p_year for row in shown}) > 1  # it moves
+
+
+def test_seeding_again_changes_nothing(demo):
+    before = _counts()
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert _counts() == before

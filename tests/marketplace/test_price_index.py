@@ -84,3 +84,27 @@ def test_the_market_page_draws_the_index_and_explains_it(client, django_assert_m
     assert "Compute price index" in page and "P-weighted median" in page
     assert "<svg" in page and "index-A800-80G" in page
     assert "/api/v1/market/index/?format=csv" in page
+
+
+def test_a_day_recorded_later_leaves_out_the_listings_made_after_it():
+    from marketplace import resale
+    from tests.marketplace.resale_helpers import months_later, reseller_setup
+
+    cluster, _, user, contract = reseller_setup()
+    start = months_later(contract.start_date, 1)
+    resale.resale_list(
+        contract=contract,
+        by=user,
+        cluster=cluster,
+        servers=1,
+        start=start,
+        end=months_later(start, 2),
+        price_per_p_year=Decimal("50000"),
+    )
+    today = timezone.localdate()
+    index.index_record(day=today - timedelta(days=1))
+    index.index_record(day=today)
+    before = MarketIndexDay.objects.get(day=today - timedelta(days=1), region__isnull=True)
+    assert before.lowest_ask == cluster.price_per_p_year and before.trades == 0
+    listed = MarketIndexDay.objects.get(day=today, region__isnull=True)
+    assert listed.lowest_ask == Decimal("50000") and listed.trades == 1

@@ -7,8 +7,13 @@ import pytest
 
 from accounts.errors import InvalidInput
 from marketplace import resale, services
-from marketplace.models import ContractEvent, ContractEventKind, ContractStatus
-from marketplace.selectors import contract_history
+from marketplace.models import (
+    ContractEvent,
+    ContractEventKind,
+    ContractHistoryKind,
+    ContractStatus,
+)
+from marketplace.selectors import contract_history, history_kind
 from tests.factories import capacity_request
 from tests.marketplace.resale_helpers import buyer, months_later, reseller_setup
 from tests.marketplace.test_pages import ZH, html_of, no_english
@@ -104,3 +109,69 @@ def test_the_contract_page_shows_the_events_in_both_languages(client):
     assert no_english(response) == []
     api = client.get(f"/api/v1/contracts/{contract.pk}/").json()
     assert any(row["reason"].startswith("Sold 2 servers") for row in api["history"])
+
+
+def _api_history(client, user, contract):
+    client.force_login(user)
+    response = client.get(f"/api/v1/contracts/{contract.pk}/")
+    assert response.status_code == 200
+    return response.json()["history"]
+
+
+def test_every_api_history_item_says_what_it_is(client, staff_user):
+    """The API's history names each row's ``kind``: the signing, changes of state, the resale
+    events on the reseller's contract (with their listing) and, on the buyer's, the end its
+    resale contract met because the contract it resold ended."""
+    cluster, _, user, contract = reseller_setup()
+    listing = _list(contract, user, cluster)
+    child = _buy(listing)
+    buyer_user = child.customer.memberships.first().user
+    if child.status == ContractStatus.PENDING_APPROVAL:
+        child = services.contract_approve(contract=child, by=staff_user)
+    resale.resale_withdraw(listing=listing, by=user)
+    services.contract_terminate(
+        contract=contract,
+        by=staff_user,
+        reason="provider lost the site",
+        effective_date=months_later(listing.start, 1),
+    )
+
+    parent_rows = _api_history(client, user, contract)
+    assert [row["kind"] for row in parent_rows] == [
+        ContractHistoryKind.SIGNED,
+        ContractHistoryKind.RESALE_LISTED,
+        ContractHistoryKind.RESALE_SOLD,
+        ContractHistoryKind.RESALE_WITHDRAWN,
+        ContractHistoryKind.TRANSITION,
+    ]
+    resale_rows = parent_rows[1:4]
+    assert {row["resale_listing"] for row in resale_rows} == {listing.pk}
+    assert all(row["from_status"] == row["to_status"] == "approved" for row in resale_rows)
+    assert parent_rows[0]["from_status"] == "" and parent_rows[0]["resale_listing"] is None
+    assert (parent_rows[-1]["from_status"], parent_rows[-1]["to_status"]) == (
+        "approved",
+        "terminated",
+    )
+    assert parent_rows[-1]["by"] == staff_user.username
+
+    child_rows = _api_history(client, buyer_user, child)
+    kinds = [row["kind"] for row in child_rows]
+    assert kinds[0] == ContractHistoryKind.SIGNED
+    assert set(kinds[1:-1]) <= {ContractHistoryKind.TRANSITION}  # its approval
+    assert kinds[-1] == ContractHistoryKind.ENDED_WITH_PARENT
+    assert child_rows[-1]["to_status"] == "terminated"
+    assert str(contract.pk) in child_rows[-1]["reason"]
+    assert all(row["resale_listing"] is None for row in child_rows)
+    # The same kinds as the selector gives the pages.
+    assert [history_kind(e) for e in child.history.all()] == kinds
+
+
+def test_the_schema_names_every_history_kind():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    components = schema["components"]["schemas"]
+    assert components["ContractHistoryKindEnum"]["enum"] == list(ContractHistoryKind.values)
+    event = components["ContractEvent"]["properties"]
+    assert event["kind"]["allOf"][0]["$ref"].endswith("/ContractHistoryKindEnum")
+    assert {"kind", "resale_listing"} <= set(components["ContractEvent"]["required"])

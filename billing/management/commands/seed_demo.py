@@ -14,6 +14,7 @@ from billing.demo import (
     seed_overdue_invoice,
     seed_paid_month,
     seed_refund_and_dispute,
+    seed_resale_proceeds,
     seed_unknown_payment,
 )
 from inventory.demo import seed_inventory
@@ -35,11 +36,13 @@ class Command(BaseCommand):
         inventory = seed_inventory(accounts)
         market = seed_market(accounts)
         resold = seed_resale(accounts)
+        proceeds = seed_resale_proceeds(accounts, sale=resold.sale, own=resold.own)
         mid_month = seed_mid_month_contract(accounts)
         contracts = [
             *market.contracts,
             *([mid_month] if mid_month else []),
             *([resold.sale] if resold.sale else []),
+            *([resold.own] if resold.own else []),
         ]
         seed_overdue_invoice(mid_month)
         billing = seed_billing(contracts)
@@ -89,6 +92,13 @@ class Command(BaseCommand):
                 f"Resale listing {resold.listing.pk}: {resold.listing.servers} servers of "
                 f"contract {resold.listing.contract_id}, {resold.listing.sold_servers} sold"
                 + (f" (resale contract {resold.sale.pk})." if resold.sale else ".")
+            )
+        if proceeds.statement is not None and proceeds.invoice is not None:
+            self.stdout.write(
+                f"Resale proceeds of {proceeds.statement.provider} "
+                f"{proceeds.statement.period_start:%Y-%m}: CNY {proceeds.statement.payable:,} "
+                f"applied to balance ({proceeds.statement.status}), paying invoice "
+                f"{proceeds.invoice.number} ({proceeds.invoice.status})."
             )
         self.stdout.write(
             f"Open request {market.open_request.pk} with "
