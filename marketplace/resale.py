@@ -251,18 +251,16 @@ def resale_holds_place(
     """Hold servers of resale listings (listing id -> servers) over ``[start, end)`` for a
     request's open quotes until ``expires_at``: all or nothing.
 
-    Steps: lock the underlying clusters' rows (ascending; callers placing provider holds in the
-    same transaction take them all up front); under the locks, for each listing check that it
-    is still open, that its contract still runs through ``end``, and that its servers less the
-    peak of its sales and live holds over the window cover the hold; raise
+    The caller holds the underlying clusters' row locks (taken with any provider clusters it
+    holds in the same transaction, in one ascending pass). Under them, for each listing: check
+    that it is still open, that its contract still runs through ``end``, and that its servers
+    less the peak of its sales and live holds over the window cover the hold; raise
     :class:`CapacityUnavailable` at the first shortfall (the caller matches again); else insert
-    the holds. Queries do not grow with the number of listings in the market.
+    the holds. Four queries, whatever the number of listings in the market.
     """
     ids = sorted(holds)
     if not ids:
         return []
-    clusters = ResaleListing.objects.filter(pk__in=ids).values_list("cluster_id", flat=True)
-    inventory.clusters_lock(cluster_ids=list(clusters))
     listings = ResaleListing.objects.filter(pk__in=ids).select_related("contract")
     sales = sales_usages(ids)
     held = holds_usages(ids, start=start, end=end, now=now)
