@@ -8,12 +8,21 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from inventory.models import Cluster
 from marketplace import resale, services
-from marketplace.eligibility import Reason
-from marketplace.models import ResaleHold, ResaleStatus
+from marketplace.eligibility import Reason, RequestSpec, static_reason_codes
+from marketplace.models import ResaleHold, ResaleListing, ResaleStatus
+from marketplace.resale_selectors import (
+    resale_candidates,
+    resale_facts_of,
+    resale_reason_conditions,
+    resale_rejection_summary,
+    resale_statically_rejected,
+    resale_visible_q,
+)
 from tests.conftest import client_for
-from tests.factories import capacity_request, region
-from tests.marketplace.resale_helpers import buyer, months_later, reseller_setup
+from tests.factories import ClusterFactory, capacity_request, gpu, region
+from tests.marketplace.resale_helpers import buyer, months_later, reseller_setup, signed_contract
 
 pytestmark = pytest.mark.django_db
 
@@ -159,6 +168,88 @@ def test_statically_rejected_clusters_and_listings_are_paged_together_closest_fi
     group = rejections.group(Reason.PRICE_ABOVE_MAX)
     assert len(group) == 5
     assert [s.resale_listing_id for s, _ in group[2:5]] == [*(x.pk for x in listings[2:]), None]
+
+
+@pytest.fixture
+def varied_listings():
+    """Listings on two clusters (A800 in Hefei on InfiniBand; H800 in Wuhu on RoCE) with
+    windows, asks and minimum terms that pass and fail each rule."""
+    first = reseller_setup()
+    other = ClusterFactory(server_count=4, available_from=first[0].available_from)
+    organization, user = buyer("Second Reseller")
+    second = (other, organization, user, signed_contract(organization, cluster=other, servers=4))
+    Cluster.objects.filter(pk=other.pk).update(
+        gpu_model=gpu("H800-80G"), region=region("wuhu"), interconnect="roce"
+    )
+    listings = []
+    for cluster, _, user, contract in (first, second):
+        for offset, months in ((1, 2), (3, 2), (5, 4)):
+            for price, min_term in (("90000", 1), ("130000", months)):
+                listings.append(
+                    _list(
+                        contract,
+                        user,
+                        cluster,
+                        offset=offset,
+                        months=months,
+                        price=price,
+                        min_term=min_term,
+                    )
+                )
+    return first[3], listings
+
+
+@pytest.mark.parametrize(
+    ("gpus", "regions", "interconnect", "maximum", "offset", "term", "offered"),
+    [
+        (["A800-80G"], [], "any", None, 1, 2, 2),
+        (["A800-80G", "H800-80G"], ["wuhu"], "rdma", "120000", 3, 1, 1),
+        (["H800-80G"], ["hefei", "wuhu"], "roce", "140000", 5, 4, 2),
+        (["A800-80G"], [], "infiniband", "100000", 4, 3, 0),
+    ],
+)
+def test_the_sql_rules_for_listings_agree_with_the_explained_ones(
+    varied_listings, gpus, regions, interconnect, maximum, offset, term, offered
+):
+    contract, listings = varied_listings
+    start = months_later(contract.start_date, offset)
+    spec = RequestSpec(
+        gpu_codes=frozenset(gpus),
+        region_codes=frozenset(regions),
+        interconnect=interconnect,
+        max_price_per_p_year=Decimal(maximum) if maximum else None,
+        start=start,
+        end=months_later(start, term),
+        term_months=term,
+        single_cluster=False,
+        min_p=Decimal(10),
+        servers=None,
+    )
+    visible = resale_visible_q(exclude_customer_id=None, today=timezone.localdate())
+    conditions = resale_reason_conditions(spec)
+    failing = {
+        code: set(
+            ResaleListing.objects.filter(visible).filter(condition).values_list("pk", flat=True)
+        )
+        for code, condition in conditions.items()
+    }
+    facts = resale_facts_of(listing.pk for listing in listings)
+    eligible = {
+        c.listing_id for c in resale_candidates(spec, exclude_customer_id=None, now=timezone.now())
+    }
+    ranked = dict(
+        resale_statically_rejected(spec, visible=visible).values_list("pk", "failed_rules")
+    )
+    counts: dict[Reason, int] = {}
+    for listing in listings:
+        codes = static_reason_codes(spec, facts[listing.pk].facts)
+        assert {code for code in conditions if listing.pk in failing[code]} == set(codes)
+        assert (listing.pk in eligible) == (not codes)
+        assert ranked.get(listing.pk, 0) == len(codes)
+        for code in codes:
+            counts[code] = counts.get(code, 0) + 1
+    assert len(eligible) == offered
+    assert resale_rejection_summary(spec, visible=visible) == (len(ranked), counts)
 
 
 def test_the_quotes_page_marks_resale_reasons(setup, client):
