@@ -452,9 +452,11 @@ def request_rejections(
 def quote_accept(*, quote: Quote, by: User, now: datetime | None = None) -> Contract:
     """Book the quote's capacity and sign the contract, in one transaction.
 
-    A quote still valid books the servers its request holds. An expired quote no longer holds
-    anything: it is accepted only if its servers are still free and no cluster has raised its
-    ask price since (the quoted price is honoured, never worse for either side); otherwise 409.
+    A quote still valid books the servers its request holds (provider and resale alike). An
+    expired quote no longer holds anything: it is accepted only if its servers are still free
+    (resale servers: neither sold nor held for another request's open quotes) and no cluster
+    has raised its ask price since (the quoted price is honoured, never worse for either side);
+    otherwise 409.
     """
     now = now or timezone.now()
     with transaction.atomic():

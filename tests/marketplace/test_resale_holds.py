@@ -383,3 +383,23 @@ def test_a_withdrawn_listing_is_not_held_and_its_quote_cannot_be_accepted(setup)
     assert listing.status == ResaleStatus.WITHDRAWN and listing.sold_servers == 0
     assert services.quotes_generate(capacity_request=request, by=buyer_user).quotes == []
     assert ResaleHold.objects.count() == 0
+
+
+def test_the_purge_task_tidies_expired_resale_holds_once(setup):
+    from marketplace.tasks import purge_expired_resale_holds
+
+    cluster, _, user, contract = setup
+    listing = _list(contract, user, cluster, servers=2)
+    past = timezone.now() - timedelta(minutes=1)
+    for servers, expires_at in ((1, past), (1, past + timedelta(hours=1))):
+        ResaleHold.objects.create(
+            listing=listing,
+            servers=servers,
+            start=listing.start,
+            end=listing.end,
+            expires_at=expires_at,
+            reference="request:0",
+        )
+    assert purge_expired_resale_holds.delay().get() == 1
+    assert purge_expired_resale_holds.delay().get() == 0
+    assert ResaleHold.objects.count() == 1
