@@ -41,7 +41,7 @@ def main() -> None:
     from benchmarks import inventory as inventory_bench
     from benchmarks import resale_data
     from inventory.models import Allocation, Cluster, UsageStep
-    from marketplace.models import CapacityRequest, ResaleListing
+    from marketplace.models import CapacityRequest, ResaleHold, ResaleListing
     from tests.factories import token_of
 
     rng = random.Random(SEED)
@@ -68,17 +68,23 @@ def main() -> None:
 
     def run(ids: list[int], label: str) -> None:
         timings, queries, offers, rejected, resold = [], [], [], [], []
-        client.post(f"/api/v1/capacity-requests/{ids[0]}/quotes/")  # warm up
+        listings_rejected = []
+        # Warm up (and no body: JSON, as API clients send it).
+        client.post(f"/api/v1/capacity-requests/{ids[0]}/quotes/", content_type="application/json")
         for request_id in ids:
             with CaptureQueriesContext(connection) as captured:
                 started = time.perf_counter()
-                response = client.post(f"/api/v1/capacity-requests/{request_id}/quotes/")
+                response = client.post(
+                    f"/api/v1/capacity-requests/{request_id}/quotes/",
+                    content_type="application/json",
+                )
                 timings.append(time.perf_counter() - started)
             assert response.status_code == 201, response.content[:300]
             body = response.json()
             queries.append(len(captured))
             offers.append(len(body["quotes"]))
             rejected.append(body["rejected_count"])
+            listings_rejected.append(sum(1 for row in body["rejected"] if row["resale_listing"]))
             resold.append(
                 sum(
                     1
@@ -92,7 +98,8 @@ def main() -> None:
             f"  SQL queries per quote run: min {min(queries)}, max {max(queries)}, "
             f"median {statistics.median(queries)}; offers per run: "
             f"{min(offers)}-{max(offers)}; clusters explained: {min(rejected):,}-"
-            f"{max(rejected):,}; resale lines offered: {sum(resold)}"
+            f"{max(rejected):,}; resale lines offered: {sum(resold)}; resale listings explained: "
+            f"{min(listings_rejected):,}-{max(listings_rejected):,} (first page)"
         )
 
     def new_request(single_cluster: bool) -> int:
@@ -127,6 +134,7 @@ def main() -> None:
         bench_requests = CapacityRequest.objects.filter(customer=org)
         for request_id in bench_requests.values_list("pk", flat=True):
             Allocation.objects.filter(reference=f"request:{request_id}").delete()
+            ResaleHold.objects.filter(reference=f"request:{request_id}").delete()
         bench_requests.delete()
 
 

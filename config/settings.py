@@ -336,6 +336,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": REDIS_TIMEOUT_SECON
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "purge-expired-holds": {"task": "inventory.purge_expired_holds", "schedule": 15 * 60},
+    "purge-expired-resale-holds": {
+        "task": "marketplace.purge_expired_resale_holds",
+        "schedule": 15 * 60,
+    },
     "advance-contracts": {"task": "marketplace.advance_contracts", "schedule": 60 * 60},
     "reconcile-payments": {"task": "billing.reconcile_payments", "schedule": 15 * 60},
     # Tasks enqueued while the broker was down, handed to it once it answers again.

@@ -1,6 +1,8 @@
 """Why a cluster was not offered: reason codes with plain-language messages (pure).
 
-Every cluster the customer can see and that is not part of an offer gets at least one reason.
+Every cluster the customer can see and that is not part of an offer gets at least one reason,
+and so does every resale listing it could be offered (the same rules, on the underlying
+cluster's GPU model, region and network and on the listing's ask, minimum term and window).
 Static reasons (GPU model, region, network, price, term, availability window) come first;
 capacity reasons need the cluster's free servers over the whole term. Codes are for machines
 (the API keeps them); messages are in the reader's language, with names and figures in words.
@@ -76,6 +78,20 @@ class ClusterFacts:
 class Rejection:
     code: Reason
     message: str
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a rejection is about: a provider's cluster, or a resale listing of servers on one
+    (the listing's facts are the underlying cluster's, at the listing's ask, term and window)."""
+
+    cluster_id: int
+    resale_listing_id: int | None = None  # set for a resale listing
+    resale_until: date | None = None  # the end of the listing's window (exclusive)
+
+    @property
+    def is_resale(self) -> bool:
+        return self.resale_listing_id is not None
 
 
 def servers_to_cover(spec: RequestSpec, p_per_server: Decimal) -> int:

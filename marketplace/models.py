@@ -396,6 +396,43 @@ class ResaleListing(models.Model):
         return f"Resale {self.pk}: {self.servers} x cluster {self.cluster_id} {window}"
 
 
+class ResaleHold(models.Model):
+    """Servers of a resale listing held for a request's open quotes over ``[start, end)``.
+
+    The secondary market's counterpart of an inventory hold (``inventory.Allocation`` of kind
+    hold): written when quotes are made, under the underlying cluster's row lock, removed when
+    the quotes are replaced or accepted; a hold past ``expires_at`` counts as free at once. A
+    listing has free, over a window, its servers less the peak of its sales and live holds.
+    """
+
+    listing = models.ForeignKey(
+        ResaleListing,
+        verbose_name=_("resale listing"),
+        on_delete=models.CASCADE,
+        related_name="holds",
+    )
+    servers = models.PositiveIntegerField(verbose_name=_("servers"))
+    start = models.DateField(verbose_name=_("start"))
+    end = models.DateField(verbose_name=_("end"))  # exclusive
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
+    # Whose hold, in the caller's terms: ``request:<id>``, as for provider capacity.
+    reference = models.CharField(max_length=100, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["listing_id", "start", "id"]
+        indexes = [models.Index(fields=["expires_at"], name="resale_hold_expiry")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end__gt=F("start")), name="resale_hold_end_after_start"
+            ),
+            models.CheckConstraint(condition=Q(servers__gte=1), name="resale_hold_servers_gte_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Hold {self.servers} x resale {self.listing_id} [{self.start}, {self.end})"
+
+
 class ContractEventKind(models.TextChoices):
     """What a history row records: a change of state (blank), or a secondary-market event on
     the contract, which leaves its state as it is (from and to are both its state then)."""

@@ -2,12 +2,15 @@
 resale contracts with their parent. Each service is one transaction.
 
 Locks, in this order: the reseller's contract row (listing only), then the cluster row (the
-same lock every provider-capacity write takes), then the listing row. A sale shrinks the
+same lock every provider-capacity write takes), then the listing row. Every write that changes
+what a listing has free (a sale, a withdrawal, a hold for quotes) holds the underlying cluster's
+row lock while it checks and writes, so they run one after another. A sale shrinks the
 reseller's booking on the cluster by the servers and window sold and books the buyer for them
 in the same transaction, so the ledger's total on the cluster never changes and its peak never
 exceeds the cluster's servers.
 """
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -24,14 +27,16 @@ from accounts.models import User
 from accounts.selectors import is_platform_admin, organization_of
 from inventory import services as inventory
 from inventory.capacity import Usage, peak_usage, usage_steps
+from inventory.errors import CapacityUnavailable
 from inventory.models import Allocation, AllocationKind, Cluster
 from marketplace import resale_history
-from marketplace.models import Contract, ResaleListing, ResaleStatus
+from marketplace.models import Contract, ResaleHold, ResaleListing, ResaleStatus
 from marketplace.resale_history import ENDED_BY_PARENT
 from marketplace.resale_selectors import (
     RESELLABLE_STATUSES,
     effective_end,
     held_servers,
+    holds_usages,
     listable_servers,
     listing_free,
     sales_usages,
@@ -190,13 +195,16 @@ def resale_sell(
     start: date,
     end: date,
     buyer: Contract,
+    now: datetime | None = None,
 ) -> ResaleListing:
     """Move ``servers`` of a listing over ``[start, end)`` from the reseller to a buyer.
 
-    The caller holds the cluster's row lock and has created the buyer's contract and its lines
-    in the same transaction. Raises ListingNotOpen when the
-    listing can no longer supply them.
+    The caller holds the cluster's row lock, has released the buyer's own holds and has
+    created the buyer's contract and its lines in the same transaction. Raises ListingNotOpen
+    when the listing can no longer supply them (sold, withdrawn, or held for another request's
+    open quotes since this quote expired).
     """
+    now = now or timezone.now()
     listing = (
         ResaleListing.objects.select_for_update(of=("self",))
         .select_related("contract")
@@ -205,7 +213,7 @@ def resale_sell(
     parent = listing.contract
     if parent.status not in RESELLABLE_STATUSES or end > effective_end(parent):
         raise ListingNotOpen(gettext("The contract behind this resale offer has ended."))
-    free = listing_free(listing, start=start, end=end, exclude_contract_id=buyer.pk)
+    free = listing_free(listing, start=start, end=end, now=now, exclude_contract_id=buyer.pk)
     if free < servers:
         raise ListingNotOpen(
             gettext("This resale offer has been sold or withdrawn since it was quoted.")
@@ -227,6 +235,79 @@ def resale_sell(
         buyer_name=buyer.customer.name,
     )
     return listing
+
+
+def resale_holds_place(
+    *,
+    holds: Mapping[int, int],
+    start: date,
+    end: date,
+    reference: str,
+    expires_at: datetime,
+    now: datetime,
+) -> list[ResaleHold]:
+    """Hold servers of resale listings (listing id -> servers) over ``[start, end)`` for a
+    request's open quotes until ``expires_at``: all or nothing.
+
+    The caller holds the underlying clusters' row locks (taken with any provider clusters it
+    holds in the same transaction, in one ascending pass). Under them, for each listing: check
+    that it is still open, that its contract still runs through ``end``, and that its servers
+    less the peak of its sales and live holds over the window cover the hold; raise
+    :class:`CapacityUnavailable` at the first shortfall (the caller matches again); else insert
+    the holds. Four queries, whatever the number of listings in the market.
+    """
+    ids = sorted(holds)
+    if not ids:
+        return []
+    listings = ResaleListing.objects.filter(pk__in=ids).select_related("contract")
+    sales = sales_usages(ids)
+    held = holds_usages(ids, start=start, end=end, now=now)
+    for listing in sorted(listings, key=lambda row: row.pk):
+        wanted = holds[listing.pk]
+        parent = listing.contract
+        open_for_window = (
+            listing.status == ResaleStatus.LISTED
+            and listing.start <= start
+            and end <= listing.end
+            and parent.status in RESELLABLE_STATUSES
+            and end <= effective_end(parent)
+        )
+        used = [*sales[listing.pk], *held.get(listing.pk, [])]
+        taken = peak_usage(used, start=start, end=end) if used else 0
+        free = listing.servers - taken if open_for_window else 0
+        if free < wanted:
+            raise CapacityUnavailable(
+                cluster_id=listing.cluster_id,
+                requested=wanted,
+                free_servers=max(free, 0),
+                start=start,
+                end=end,
+            )
+    return ResaleHold.objects.bulk_create(
+        ResaleHold(
+            listing_id=listing_id,
+            servers=holds[listing_id],
+            start=start,
+            end=end,
+            expires_at=expires_at,
+            reference=reference,
+        )
+        for listing_id in ids
+    )
+
+
+def resale_holds_release(*, reference: str) -> int:
+    """Drop every resale hold under ``reference``. Returns the rows removed. Freeing servers
+    needs no cluster lock: a concurrent check sees the hold or not, and either is safe."""
+    deleted, _ = ResaleHold.objects.filter(reference=reference).delete()
+    return deleted
+
+
+def resale_holds_purge_expired(*, now: datetime | None = None) -> int:
+    """Delete resale holds past their expiry. They already count as free; this only tidies."""
+    now = now or timezone.now()
+    deleted, _ = ResaleHold.objects.filter(expires_at__lte=now).delete()
+    return deleted
 
 
 def resale_listing_refresh(*, listing_ids: list[int]) -> None:

@@ -2,9 +2,11 @@
 
 Capacity for quotes is held per request: for each cluster, the most servers any of the
 request's open quotes uses, under the reference ``request:<id>`` until the quotes expire. The
-customer accepts one quote, so holding the maximum (not the sum) is enough. Accepting releases
-the request's holds and books the accepted quote's servers in the same transaction, under the
-clusters' row locks, so nobody can take them in between.
+customer accepts one quote, so holding the maximum (not the sum) is enough. Resale capacity is
+held the same way, per listing (``ResaleHold``, under the same reference and the underlying
+clusters' row locks), so a listing's servers quoted to one customer are not quoted to another
+meanwhile. Accepting releases the request's holds and books the accepted quote's servers in
+the same transaction, under the clusters' row locks, so nobody can take them in between.
 """
 
 from collections.abc import Sequence
@@ -14,7 +16,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import OperationalError, transaction
-from django.db.models import QuerySet
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext, ngettext
@@ -24,19 +26,14 @@ from accounts.errors import DomainError, InvalidInput, PermissionDeniedError
 from accounts.models import Organization, User
 from inventory import services as inventory
 from inventory.errors import CapacityUnavailable
-from inventory.models import Allocation, AllocationKind, Cluster, GpuModel, Region
+from inventory.models import Allocation, AllocationKind, GpuModel, Region
 from inventory.selectors import marketable_clusters, uptime_by_cluster_id
 from marketplace import matching, resale, signing, sizing
 from marketplace.eligibility import (
-    REASON_TITLES,
     ClusterFacts,
-    Names,
     Reason,
-    Rejection,
     RequestSpec,
     capacity_reason_codes,
-    explained,
-    reason_codes,
     static_reason_codes,
 )
 from marketplace.models import (
@@ -52,22 +49,15 @@ from marketplace.models import (
     ResaleListing,
 )
 from marketplace.pricing import PricedLine, price_quote
+from marketplace.rejections import Rejections, rejections_build
 from marketplace.resale_selectors import (
     ResaleCandidate,
     candidate_id,
     listing_of_candidate,
     resale_candidates,
+    resale_visible_q,
 )
-from marketplace.selectors import (
-    cluster_facts,
-    display_names,
-    facts_of,
-    median_ask_by_gpu,
-    request_spec,
-    static_reason_conditions,
-    static_rejection_summary,
-    statically_rejected,
-)
+from marketplace.selectors import cluster_facts, median_ask_by_gpu, request_spec
 from marketplace.terms import contract_end_date
 
 MAX_TERM_MONTHS = limits.MAX_TERM_MONTHS
@@ -195,132 +185,13 @@ def _hold_reference(capacity_request: CapacityRequest) -> str:
 
 def _supersede_open_quotes(capacity_request: CapacityRequest) -> None:
     inventory.capacity_release(reference=_hold_reference(capacity_request))
+    resale.resale_holds_release(reference=_hold_reference(capacity_request))
     Quote.objects.filter(request=capacity_request, status=QuoteStatus.OPEN).update(
         status=QuoteStatus.SUPERSEDED
     )
 
 
 # --- Matching and quotes --------------------------------------------------------------------
-@dataclass
-class Rejections:
-    """Every visible cluster not used by an offer, with its reasons, closest first: clusters
-    that qualified but were not needed (or could not cover the demand) first, then those that
-    fail a static rule, by rules failed and price. Only the rows shown are read and explained;
-    the rest are counted in SQL. Supports ``len()`` and slicing, so it paginates; ``group``
-    gives the clusters failing one rule, which paginates the same way."""
-
-    spec: RequestSpec
-    facts: dict[int, ClusterFacts]  # the clusters that passed the static rules
-    unused: list[tuple[int, list[Reason]]]  # of those, the ones no offer uses
-    static: QuerySet  # clusters failing a static rule, closest first
-    static_count: int
-    static_summary: dict[Reason, int]
-    _names: Names | None = None
-
-    def __len__(self) -> int:
-        return len(self.unused) + self.static_count
-
-    def count(self) -> int:
-        return len(self)
-
-    @property
-    def names(self) -> Names:
-        """Names for the codes in the explanations, in the active language (read once)."""
-        if self._names is None:
-            self._names = display_names()
-        return self._names
-
-    @property
-    def counts(self) -> dict[Reason, int]:
-        """How many clusters each reason applies to (a cluster may fail several rules)."""
-        counts = dict(self.static_summary)
-        for _, codes in self.unused:
-            for code in codes:
-                counts[code] = counts.get(code, 0) + 1
-        return counts
-
-    @property
-    def summary(self) -> dict[str, int]:
-        return {code.value: n for code, n in self.counts.items()}
-
-    def reasons(self) -> list[tuple[Reason, int]]:
-        """The reasons that apply, each with its number of clusters: most clusters first."""
-        order = list(Reason)
-        return sorted(self.counts.items(), key=lambda item: (-item[1], order.index(item[0])))
-
-    def group(self, code: Reason) -> "RejectionGroup":
-        return RejectionGroup(self, code)
-
-    def __getitem__(self, window: slice) -> list[tuple[int, list[Rejection]]]:
-        start, stop, _ = window.indices(len(self))
-        rows = [
-            (cluster_id, explained(self.spec, self.facts[cluster_id], codes, self.names))
-            for cluster_id, codes in self.unused[start:stop]
-        ]
-        first = max(start - len(self.unused), 0)
-        last = stop - len(self.unused)
-        if last > first:
-            ids = list(self.static.values_list("pk", flat=True)[first:last])
-            by_id = self._static_facts(ids)
-            rows += [
-                (
-                    pk,
-                    explained(
-                        self.spec,
-                        by_id[pk],
-                        static_reason_codes(self.spec, by_id[pk]),
-                        self.names,
-                    ),
-                )
-                for pk in ids
-            ]
-        return rows
-
-    def _static_facts(self, ids: list[int]) -> dict[int, ClusterFacts]:
-        facts, _ = facts_of(Cluster.objects.filter(pk__in=ids))
-        return {fact.cluster_id: fact for fact in facts}
-
-
-@dataclass
-class RejectionGroup:
-    """The clusters one rule rejects, closest first, each with that reason explained.
-    Supports ``len()`` and slicing (so it paginates); reads only the rows asked for."""
-
-    rejections: Rejections
-    code: Reason
-
-    def __post_init__(self) -> None:
-        self._unused = [pk for pk, codes in self.rejections.unused if self.code in codes]
-
-    def __len__(self) -> int:
-        return len(self._unused) + self.rejections.static_summary.get(self.code, 0)
-
-    def count(self) -> int:
-        return len(self)
-
-    @property
-    def title(self) -> str:
-        return str(REASON_TITLES[self.code])
-
-    def __getitem__(self, window: slice) -> list[tuple[int, Rejection]]:
-        rejections, spec = self.rejections, self.rejections.spec
-        start, stop, _ = window.indices(len(self))
-        rows = [
-            (pk, explained(spec, rejections.facts[pk], [self.code], rejections.names)[0])
-            for pk in self._unused[start:stop]
-        ]
-        first = max(start - len(self._unused), 0)
-        last = stop - len(self._unused)
-        if last > first:
-            condition = static_reason_conditions(spec)[self.code]
-            ids = list(rejections.static.filter(condition).values_list("pk", flat=True)[first:last])
-            by_id = rejections._static_facts(ids)
-            rows += [
-                (pk, explained(spec, by_id[pk], [self.code], rejections.names)[0]) for pk in ids
-            ]
-        return rows
-
-
 @dataclass
 class MatchResult:
     quotes: list[Quote]
@@ -332,25 +203,6 @@ def _demand(capacity_request: CapacityRequest) -> matching.Demand:
         min_p=capacity_request.min_p,
         servers=capacity_request.servers,
         single_cluster=capacity_request.single_cluster,
-    )
-
-
-def _rejections(facts: Sequence[ClusterFacts], spec: RequestSpec, used: set[int]) -> Rejections:
-    unused = [
-        (fact.cluster_id, reason_codes(spec, fact, any_offer=bool(used)))
-        for fact in facts
-        if fact.cluster_id not in used
-    ]
-    by_id = {fact.cluster_id: fact for fact in facts}
-    unused.sort(key=lambda row: (len(row[1]), by_id[row[0]].price_per_p_year, row[0]))
-    static_count, summary = static_rejection_summary(spec)
-    return Rejections(
-        spec=spec,
-        facts=by_id,
-        unused=unused,
-        static=statically_rejected(spec),
-        static_count=static_count,
-        static_summary=summary,
     )
 
 
@@ -397,7 +249,8 @@ def _quotes_generate_once(
         _supersede_open_quotes(locked)
         spec = request_spec(capacity_request)
         facts, uptime = cluster_facts(spec, now=now)
-        resold = _resale_offers(spec, locked, now)
+        listings = resale_candidates(spec, exclude_customer_id=locked.customer_id, now=now)
+        resold = _resale_offers(spec, listings, now)
         # A single-cluster demand may take one cluster's free servers and its resale listings
         # together: candidates too small alone stay in when their cluster has resale capacity.
         shared = {offer.cluster_id for offer, _ in resold}
@@ -439,27 +292,70 @@ def _quotes_generate_once(
             _quote_create(locked, rank, offer, by_id, expires_at)
             for rank, offer in enumerate(offers, start=1)
         ]
-        held: dict[int, int] = {}
-        for offer in offers:
-            for allocation in offer.allocations:
-                if listing_of_candidate(allocation.cluster_id) is not None:
-                    continue  # resale capacity is the reseller's booking: checked on accepting
-                held[allocation.cluster_id] = max(
-                    held.get(allocation.cluster_id, 0), allocation.servers
-                )
-        if held:
-            inventory.capacity_reserve_many(
-                requests=[
-                    inventory.ReservationRequest(cluster_id, servers, spec.start, spec.end)
-                    for cluster_id, servers in sorted(held.items())
-                ],
-                kind=AllocationKind.HOLD,
-                reference=_hold_reference(locked),
-                expires_at=expires_at,
-                now=now,
-            )
+        _hold(locked, spec, offers, by_id, expires_at, now)
         used = {a.cluster_id for offer in offers for a in offer.allocations}
-        return MatchResult(quotes=quotes, rejections=_rejections(facts, spec, used))
+        return MatchResult(
+            quotes=quotes,
+            rejections=rejections_build(
+                spec, facts, listings, used, visible_resale=_visible_resale(locked, now)
+            ),
+        )
+
+
+def _hold(
+    capacity_request: CapacityRequest,
+    spec: RequestSpec,
+    offers: Sequence[matching.Offer],
+    facts: dict[int, ClusterFacts],
+    expires_at: datetime,
+    now: datetime,
+) -> None:
+    """Hold what the offers use until they expire: per cluster and per resale listing, the most
+    servers any one offer takes. All the clusters involved are locked first, in one ascending
+    pass, then each hold is checked under the locks; a shortfall raises CapacityUnavailable
+    (the caller matches again)."""
+    held: dict[int, int] = {}
+    resold: dict[int, int] = {}
+    for offer in offers:
+        for allocation in offer.allocations:
+            listing_id = listing_of_candidate(allocation.cluster_id)
+            into, key = (
+                (held, allocation.cluster_id) if listing_id is None else (resold, listing_id)
+            )
+            into[key] = max(into.get(key, 0), allocation.servers)
+    if not held and not resold:
+        return
+    inventory.clusters_lock(
+        cluster_ids=[
+            *held,
+            *(facts[candidate_id(listing_id)].cluster_id for listing_id in resold),
+        ]
+    )
+    if held:
+        inventory.capacity_reserve_many(
+            requests=[
+                inventory.ReservationRequest(cluster_id, servers, spec.start, spec.end)
+                for cluster_id, servers in sorted(held.items())
+            ],
+            kind=AllocationKind.HOLD,
+            reference=_hold_reference(capacity_request),
+            expires_at=expires_at,
+            now=now,
+        )
+    resale.resale_holds_place(
+        holds=resold,
+        start=spec.start,
+        end=spec.end,
+        reference=_hold_reference(capacity_request),
+        expires_at=expires_at,
+        now=now,
+    )
+
+
+def _visible_resale(capacity_request: CapacityRequest, now: datetime) -> Q:
+    return resale_visible_q(
+        exclude_customer_id=capacity_request.customer_id, today=timezone.localdate(now)
+    )
 
 
 def _usable(spec: RequestSpec, fact: ClusterFacts, *, combinable: bool) -> bool:
@@ -471,13 +367,13 @@ def _usable(spec: RequestSpec, fact: ClusterFacts, *, combinable: bool) -> bool:
 
 
 def _resale_offers(
-    spec: RequestSpec, capacity_request: CapacityRequest, now: datetime
+    spec: RequestSpec, listings: Sequence[ResaleCandidate], now: datetime
 ) -> list[tuple[ResaleCandidate, Decimal]]:
-    """Open resale listings passing the same rules as provider clusters, with the measured
-    uptime of their underlying clusters. Three queries, whatever the number of listings."""
+    """The listings (passing the static rules) whose free servers may serve the request, with
+    the measured uptime of their underlying clusters: one query, whatever their number."""
     offers = [
         offer
-        for offer in resale_candidates(spec, exclude_customer_id=capacity_request.customer_id)
+        for offer in listings
         if offer.free_servers > 0
         and not static_reason_codes(spec, offer.facts)
         and _usable(spec, offer.facts, combinable=True)
@@ -536,24 +432,31 @@ def _quote_create(
 def request_rejections(
     *, capacity_request: CapacityRequest, now: datetime | None = None
 ) -> Rejections:
-    """Why each visible cluster cannot serve the request now (clusters in its open quotes are
-    left out). Reads only."""
+    """Why each visible cluster and resale listing cannot serve the request now (those in its
+    open quotes are left out). Reads only."""
+    now = now or timezone.now()
     spec = request_spec(capacity_request)
     facts, _ = cluster_facts(spec, now=now)
-    used = set(
-        QuoteLine.objects.filter(
+    listings = resale_candidates(spec, exclude_customer_id=capacity_request.customer_id, now=now)
+    used = {
+        cluster_id if listing_id is None else candidate_id(listing_id)
+        for cluster_id, listing_id in QuoteLine.objects.filter(
             quote__request=capacity_request, quote__status=QuoteStatus.OPEN
-        ).values_list("cluster_id", flat=True)
+        ).values_list("cluster_id", "resale_listing_id")
+    }
+    return rejections_build(
+        spec, facts, listings, used, visible_resale=_visible_resale(capacity_request, now)
     )
-    return _rejections(facts, spec, used)
 
 
 def quote_accept(*, quote: Quote, by: User, now: datetime | None = None) -> Contract:
     """Book the quote's capacity and sign the contract, in one transaction.
 
-    A quote still valid books the servers its request holds. An expired quote no longer holds
-    anything: it is accepted only if its servers are still free and no cluster has raised its
-    ask price since (the quoted price is honoured, never worse for either side); otherwise 409.
+    A quote still valid books the servers its request holds (provider and resale alike). An
+    expired quote no longer holds anything: it is accepted only if its servers are still free
+    (resale servers: neither sold nor held for another request's open quotes) and no cluster
+    has raised its ask price since (the quoted price is honoured, never worse for either side);
+    otherwise 409.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -602,6 +505,7 @@ def quote_accept(*, quote: Quote, by: User, now: datetime | None = None) -> Cont
             for index, (parent, group_lines) in enumerate(groups)
         ]
         inventory.capacity_release(reference=_hold_reference(capacity_request))
+        resale.resale_holds_release(reference=_hold_reference(capacity_request))
         try:
             for contract, (parent, group_lines) in zip(contracts, groups, strict=True):
                 if parent is None:
@@ -627,6 +531,7 @@ def quote_accept(*, quote: Quote, by: User, now: datetime | None = None) -> Cont
                         start=contract.start_date,
                         end=contract.end_date,
                         buyer=contract,
+                        now=now,
                     )
         except CapacityUnavailable as exc:
             raise QuoteExpired(

@@ -11,6 +11,12 @@ def advance_contracts() -> dict[str, int]:
     return services.contracts_advance()
 
 
+@shared_task(name="marketplace.purge_expired_resale_holds", time_limit=300, soft_time_limit=280)
+def purge_expired_resale_holds() -> int:
+    """Delete expired resale holds. Idempotent: a second run finds nothing to delete."""
+    return resale.resale_holds_purge_expired()
+
+
 @shared_task(name="marketplace.record_price_index", time_limit=600, soft_time_limit=570)
 def record_price_index() -> int:
     """Record today's compute price index (replaces today's rows: idempotent)."""

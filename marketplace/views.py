@@ -289,8 +289,9 @@ class ReasonGroup:
 def _reason_groups(
     capacity_request: CapacityRequest, *, reason: str | None, number
 ) -> tuple[list[ReasonGroup], int]:
-    """Every reason that applies, with one page of the clusters it rejects (the first page, or
-    page ``number`` of group ``reason``), and how many clusters were rejected in all."""
+    """Every reason that applies, with one page of the clusters and resale listings it rejects
+    (the first page, or page ``number`` of group ``reason``), and how many were rejected in
+    all."""
     rejections = services.request_rejections(capacity_request=capacity_request)
     groups = []
     for code, count in rejections.reasons():
@@ -299,16 +300,17 @@ def _reason_groups(
         groups.append(
             ReasonGroup(code=code, title=group.title, count=count, page=page, rows=page.object_list)
         )
-    clusters = clusters_by_ids(pk for group in groups for pk, _ in group.rows)
+    clusters = clusters_by_ids(subject.cluster_id for group in groups for subject, _ in group.rows)
     names = rejections.names
     for group in groups:
         group.rows = [
             {
-                "cluster": clusters[pk],
-                "region": names.region(clusters[pk].region.code),
+                "cluster": clusters[subject.cluster_id],
+                "region": names.region(clusters[subject.cluster_id].region.code),
                 "message": rejection.message,
+                "resale": subject if subject.is_resale else None,
             }
-            for pk, rejection in group.rows
+            for subject, rejection in group.rows
         ]
     return groups, len(rejections)
 

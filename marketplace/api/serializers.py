@@ -191,14 +191,25 @@ class RejectionReasonSerializer(serializers.Serializer):
 
 
 class RejectedClusterSerializer(serializers.Serializer):
-    cluster = serializers.IntegerField()
+    cluster = serializers.IntegerField(
+        help_text="The cluster; for a resale listing, the cluster its servers are on."
+    )
+    resale_listing = serializers.IntegerField(
+        allow_null=True, help_text="The resale listing rejected, or null for a provider's cluster."
+    )
+    resale_until = serializers.DateField(
+        allow_null=True,
+        help_text="For a resale listing: the end (exclusive) of the window it is offered for.",
+    )
     reasons = RejectionReasonSerializer(many=True)
 
 
 class QuotesResultSerializer(serializers.Serializer):
     request = serializers.IntegerField()
     quotes = QuoteSerializer(many=True)
-    rejected = RejectedClusterSerializer(many=True, help_text="The closest clusters not used.")
+    rejected = RejectedClusterSerializer(
+        many=True, help_text="The closest clusters and resale listings not used."
+    )
     rejected_count = serializers.IntegerField()
     rejection_summary = serializers.DictField(child=serializers.IntegerField())
 

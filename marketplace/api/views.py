@@ -47,10 +47,12 @@ REJECTIONS_SHOWN = 50
 def _rejected(rejections) -> list[dict]:
     return [
         {
-            "cluster": cluster_id,
+            "cluster": subject.cluster_id,
+            "resale_listing": subject.resale_listing_id,
+            "resale_until": subject.resale_until.isoformat() if subject.resale_until else None,
             "reasons": [{"code": r.code.value, "message": r.message} for r in reasons],
         }
-        for cluster_id, reasons in rejections
+        for subject, reasons in rejections
     ]
 
 
@@ -120,7 +122,8 @@ class CapacityRequestViewSet(
     @extend_schema(responses=RejectedClusterSerializer(many=True))
     @action(detail=True, methods=["get"])
     def rejections(self, request, pk=None):
-        """Every visible cluster with the reasons it cannot serve this request now (paginated)."""
+        """Every visible cluster and resale listing with the reasons it cannot serve this request
+        now (paginated)."""
         capacity_request = self.get_object()
         rejections = services.request_rejections(capacity_request=capacity_request)
         page = self.paginate_queryset(rejections)

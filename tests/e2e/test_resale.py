@@ -80,6 +80,17 @@ def test_a_customer_resells_part_of_its_contract_and_another_buys_it(new_page, r
     expect(buyer.locator(".offer").first).to_contain_text("Resale")
     expect(buyer.locator(".offer").first).to_contain_text("Resold by another customer")
     check(buyer, "resale-offer")
+    # Held for the first buyer's offers: a second buyer is told why it is not offered them.
+    second = OrganizationFactory(name="Second Look Labs")
+    second_user = member_of(second)
+    late_request = capacity_request(second, servers=2, start_date=listing.start, term_months=3)
+    assert not services.quotes_generate(capacity_request=late_request, by=second_user).quotes
+    late = new_page(lang="en")
+    log_in(late, second_user.username, TEST_PASSWORD)
+    late.goto(f"/market/requests/{late_request.pk}/")
+    reasons = late.get_by_role("region", name=re.compile("Fully booked for your term"))
+    expect(reasons).to_contain_text(f"Resale listing {listing.pk} of servers on this cluster")
+    expect(reasons).to_contain_text("No server is free for the whole term")
     buyer.get_by_role("link", name="Review and accept offer 1").click()
     buyer.get_by_role("button", name="Confirm and sign").click()
     expect(buyer.get_by_text(re.compile(r"signed; it awaits approval"))).to_be_visible()
