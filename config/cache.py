@@ -1,7 +1,8 @@
 """A Redis cache that answers "not cached" while Redis is unreachable, instead of a 500.
 
-What uses the cache: login and API throttles (counters) and nothing that must persist. While
-Redis is down those counters fail open: requests are served, throttles do not count, and one
+What uses the cache: API throttles (counters) and the read cache (``accounts.readcache``: copies
+of busy reads under a data version), nothing that must persist. While Redis is down those
+counters fail open and nothing is cached: requests are served, throttles do not count, and one
 warning a minute goes to the log (and ``/healthz`` reports the broker, the same Redis, down).
 Lockouts that must hold across an outage belong in PostgreSQL, not here.
 """
