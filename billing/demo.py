@@ -244,9 +244,10 @@ def seed_overdue_invoice(contract: Contract | None) -> Invoice | None:
 
 
 def seed_paid_month(contract: Contract | None, *, admin: User) -> Invoice | None:
-    """The running training contract's first invoice paid by bank transfer (recorded by the
-    admin, as the queue does): this month's payout statement (``seed_fapiao_and_payouts``)
-    counts it, and the provider's dashboard shows its next payout."""
+    """The running training contract's first invoice (last month's, billed late with this
+    month's) paid by bank transfer today (recorded by the admin, as the queue does): this
+    month's payout statement (``seed_fapiao_and_payouts``) counts it, and the provider's
+    dashboard shows its next payout."""
     if contract is None:
         return None
     invoice = (
