@@ -2,12 +2,12 @@
 by today for the demo contracts, something of each kind in the admins' work queue (an overdue
 invoice whose contract is flagged, a payment whose outcome is unknown), a refund and a resolved
 dispute, fapiao requests on paid invoices (one issued, one requested), this month's payout
-statements with their VAT, and the demo customer's resale proceeds taken as balance, which pays
-its own invoice (idempotent)."""
+statements with their VAT, and the demo customer's resale proceeds of last month taken as
+balance, which pays its own invoice (idempotent)."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db import transaction
@@ -23,6 +23,7 @@ from billing.invoicing.overdue import contracts_flag_overdue, invoices_mark_over
 from billing.ledger.invoices import PAYABLE
 from billing.models import (
     IN_FLIGHT,
+    BillingEvent,
     DisputeStatus,
     FapiaoKind,
     FapiaoRequest,
@@ -243,9 +244,10 @@ def seed_overdue_invoice(contract: Contract | None) -> Invoice | None:
 
 
 def seed_paid_month(contract: Contract | None, *, admin: User) -> Invoice | None:
-    """The running training contract's first invoice paid by bank transfer (recorded by the
-    admin, as the queue does): this month's payout statement (``seed_fapiao_and_payouts``)
-    counts it, and the provider's dashboard shows its next payout."""
+    """The running training contract's first invoice (last month's, billed late with this
+    month's) paid by bank transfer today (recorded by the admin, as the queue does): this
+    month's payout statement (``seed_fapiao_and_payouts``) counts it, and the provider's
+    dashboard shows its next payout."""
     if contract is None:
         return None
     invoice = (
@@ -303,12 +305,40 @@ def seed_unknown_payment(contract: Contract | None) -> Payment | None:
 
 # --- A reseller that takes its proceeds as balance ------------------------------------------
 DEMO_RESALE_TRANSFER_REFERENCE = "DEMO-LINGXI-RESALE-1"
+# The resale's first month: billed when it started (the 1st of last month, after its signing
+# at 10:00) and paid by the buyer nine days later.
+RESALE_ISSUED_AT = time(10, 5)
+RESALE_PAID_AFTER = timedelta(days=9, minutes=-5)  # on the 10th, at 10:00
 
 
 @dataclass(frozen=True)
 class DemoProceeds:
     statement: PayoutStatement | None  # the reseller's, closed and applied to its balance
     invoice: Invoice | None  # the reseller's own invoice that balance paid
+
+
+def _issued_back_then(invoice: Invoice, at: datetime) -> None:
+    """Set an invoice issued by the demo for a past day back to when it was issued then."""
+    if invoice.finalized_at == at:
+        return
+    Invoice.objects.filter(pk=invoice.pk).update(finalized_at=at, created_at=at, updated_at=at)
+    BillingEvent.objects.filter(subject=BillingEvent.Subject.INVOICE, subject_id=invoice.pk).update(
+        created_at=at
+    )
+
+
+def _paid_back_then(payment: Payment, at: datetime) -> None:
+    """Set a bank transfer recorded by the demo, and the invoice it paid, back to ``at``."""
+    Payment.objects.filter(pk=payment.pk).update(created_at=at, updated_at=at)
+    BillingEvent.objects.filter(subject=BillingEvent.Subject.PAYMENT, subject_id=payment.pk).update(
+        created_at=at
+    )
+    Invoice.objects.filter(pk=payment.invoice_id).update(paid_at=at, updated_at=at)
+    BillingEvent.objects.filter(
+        subject=BillingEvent.Subject.INVOICE,
+        subject_id=payment.invoice_id,
+        to_status=InvoiceStatus.PAID,
+    ).update(created_at=at)
 
 
 @transaction.atomic
@@ -320,35 +350,44 @@ def seed_resale_proceeds(
     today: date | None = None,
 ) -> DemoProceeds:
     """The demo customer takes its resale proceeds as balance on its own invoices: the buyer's
-    first month of the resale (from today) is paid by bank transfer; the customer's statement
-    as a seller for this month is built and closed by the admin, its payable amount credited to
-    the customer's balance, and the balance applied to its one unpaid invoice then, the month
-    of the server it rents from today. Run right after ``seed_resale``, before the customer's
-    other invoices are issued (the balance pays the oldest due first). Idempotent: the
-    statement is closed, credited and applied once."""
+    first month of the resale (which started on the 1st of last month, ``seed_resale``) was
+    billed that day and paid by bank transfer on the 10th; the customer's statement as a
+    seller for last month, a month that has ended, is built and closed by the admin, its
+    payable amount credited to the customer's balance, and the balance applied to its one
+    unpaid invoice then, the month of the server it rents from today. Run right after
+    ``seed_resale``, before the customer's other invoices are issued (the balance pays the
+    oldest due first). Idempotent: the statement is closed, credited and applied once."""
     if sale is None or own is None:
         return DemoProceeds(statement=None, invoice=None)
     today = today or timezone.localdate()
+    tz = timezone.get_current_timezone()
     resale_proceeds_set(organization=accounts.customer, choice=ResaleProceeds.BALANCE)
-    invoices_issue_chunk(contract_ids=[sale.pk, own.pk], today=today, actor_label="seed_demo")
-    sold = Invoice.objects.filter(contract=sale, period_index=0, status__in=PAYABLE).first()
-    if (
-        sold is not None
-        and not sold.payments.filter(reference=DEMO_RESALE_TRANSFER_REFERENCE).exists()
-    ):
-        bank_transfer_record(
-            invoice=sold,
-            amount=sold.amount_due,
-            reference=DEMO_RESALE_TRANSFER_REFERENCE,
-            actor=accounts.admin,
-        )
+    invoices_issue_chunk(contract_ids=[sale.pk], today=sale.start_date, actor_label="seed_demo")
+    invoices_issue_chunk(contract_ids=[own.pk], today=today, actor_label="seed_demo")
+    sold = Invoice.objects.filter(contract=sale, period_index=0).first()
+    issued = datetime.combine(sale.start_date, RESALE_ISSUED_AT, tzinfo=tz)
+    paid = issued + RESALE_PAID_AFTER
+    if sold is not None and sold.issue_date == sale.start_date:
+        _issued_back_then(sold, issued)
+        if (
+            sold.status in PAYABLE
+            and not sold.payments.filter(reference=DEMO_RESALE_TRANSFER_REFERENCE).exists()
+        ):
+            transfer = bank_transfer_record(
+                invoice=sold,
+                amount=sold.amount_due,
+                reference=DEMO_RESALE_TRANSFER_REFERENCE,
+                actor=accounts.admin,
+            )
+            _paid_back_then(transfer.payment, paid)
+    month = timezone.localdate(paid).replace(day=1)  # last month: it has ended
     statement = PayoutStatement.objects.filter(
-        provider=accounts.customer, period_start=today.replace(day=1)
+        provider=accounts.customer, period_start=month
     ).first()
     if statement is None or statement.status == PayoutStatus.OPEN:
-        payouts_build(month=today, actor_label="seed_demo")
+        payouts_build(month=month, actor_label="seed_demo")
         statement = PayoutStatement.objects.filter(
-            provider=accounts.customer, period_start=today.replace(day=1)
+            provider=accounts.customer, period_start=month
         ).first()
         if statement is not None:
             statement = payout_close(statement=statement, by=accounts.admin)

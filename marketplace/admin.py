@@ -23,6 +23,7 @@ from marketplace.models import (
     MarketSettings,
     Quote,
     QuoteLine,
+    ResaleHold,
     ResaleListing,
 )
 
@@ -241,6 +242,17 @@ class ContractAdmin(ViewOnlyMixin, admin.ModelAdmin):
                 % {"count": n}
             ),
         )
+
+
+@admin.register(ResaleHold)
+class ResaleHoldAdmin(ViewOnlyMixin, admin.ModelAdmin):
+    """Resale servers held for open quotes: read-only (quote runs place and release them; a
+    hold past its expiry counts as free)."""
+
+    list_display = ["id", "listing", "servers", "start", "end", "expires_at", "reference"]
+    list_select_related = ["listing"]
+    search_fields = ["reference"]
+    readonly_fields = ["listing", "servers", "start", "end", "expires_at", "reference", "created_at"]
 
 
 @admin.register(ResaleListing)

@@ -1,7 +1,7 @@
 """Demo requests, quotes and contracts for `manage.py seed_demo` (idempotent)."""
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db import transaction
@@ -13,10 +13,16 @@ from marketplace import services
 from marketplace.models import (
     CapacityRequest,
     Contract,
+    ContractEvent,
     ContractStatus,
+    Quote,
     QuoteStatus,
     RequestStatus,
 )
+
+# The running contract's signing, on the 1st of last month (its listing and sale follow it:
+# ``marketplace.demo_resale``).
+RUNNING_SIGNED_AT = time(9, 0)
 
 
 @dataclass(frozen=True)
@@ -44,42 +50,66 @@ def _request(accounts: DemoAccounts, note: str, *, today: date, **fields) -> Cap
     )
 
 
-def _contract(accounts: DemoAccounts, request: CapacityRequest) -> Contract | None:
+def _contract(
+    accounts: DemoAccounts, request: CapacityRequest, *, at: datetime | None = None
+) -> Contract | None:
+    """Sign the request's best offer, quoted and accepted ``at`` (default: now)."""
     existing = Contract.objects.filter(request=request).first()
     if existing is not None:
         return existing
     user = accounts.customer.memberships.first().user
-    result = services.quotes_generate(capacity_request=request, by=user)
+    result = services.quotes_generate(capacity_request=request, by=user, now=at)
     if not result.quotes:
         return None
-    return services.quote_accept(quote=result.quotes[0], by=user)
+    return services.quote_accept(quote=result.quotes[0], by=user, now=at)
+
+
+def last_month_start(today: date) -> date:
+    """The 1st of the month before ``today``'s."""
+    return (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
+def signed_back_then(contract: Contract, at: datetime) -> None:
+    """Set a demo contract's signing (its request, quotes, contract and history) back to
+    ``at``: the services sign now. Nothing when it is already there."""
+    if contract.created_at == at:
+        return
+    CapacityRequest.objects.filter(pk=contract.request_id).update(created_at=at)
+    Quote.objects.filter(request_id=contract.request_id).update(created_at=at)
+    Contract.objects.filter(pk=contract.pk).update(created_at=at)
+    ContractEvent.objects.filter(contract=contract).update(created_at=at)
+    contract.created_at = at
 
 
 @transaction.atomic
 def seed_market(accounts: DemoAccounts) -> DemoMarket:
     today = timezone.localdate()
-    this_month = today.replace(day=1)
+    last_month = last_month_start(today)
     next_month = date(today.year + today.month // 12, today.month % 12 + 1, 1)
     contracts = []
 
-    # A training run booked from the 1st of this month for a year: approved and running.
+    # A training run booked on the 1st of last month, from that day for a year: approved and
+    # running (part of it is resold from then on, ``marketplace.demo_resale``).
+    signed = datetime.combine(last_month, RUNNING_SIGNED_AT, tzinfo=timezone.get_current_timezone())
     running = _request(
         accounts,
         "demo: 70B pre-training, one InfiniBand cluster",
-        today=this_month,
+        today=last_month,
         gpu_models=["A800-80G"],
         min_p=Decimal("40"),
         interconnect="infiniband",
         single_cluster=True,
-        start_date=this_month,
+        start_date=last_month,
         term_months=12,
     )
-    contract = _contract(accounts, running)
+    contract = _contract(accounts, running, at=signed)
     if contract is not None:
         if contract.status == ContractStatus.PENDING_APPROVAL:
-            services.contract_approve(contract=contract, by=accounts.admin)
-        services.contracts_advance(today=today)
-        contract.refresh_from_db()
+            contract = services.contract_approve(contract=contract, by=accounts.admin)
+        if contract.status == ContractStatus.APPROVED:
+            services.contracts_advance(today=last_month)  # it started then
+            contract.refresh_from_db()
+        signed_back_then(contract, signed)
         contracts.append(contract)
 
     # Inference capacity split across clusters from next month: awaiting an admin.

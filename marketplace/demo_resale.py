@@ -1,19 +1,21 @@
 """Demo secondary market and price index for `manage.py seed_demo` (idempotent).
 
-The demo customer lists part of its running A800 contract from today; another organisation
-buys some of it (a resale contract, approved, running from today); a third signs a small
-contract, so today's index has three organisations. The customer also rents one A800 server
-for a month from today: it takes its resale proceeds as balance, which pays that invoice
-(``billing.demo.seed_resale_proceeds``).
+The demo customer's running A800 contract (signed on the 1st of last month, from that day:
+``marketplace.demo``) was listed in part for resale that morning; another organisation bought
+some of it an hour later (a resale contract for three months, approved and running since
+then). A third signs a small contract, so today's index has three organisations. The customer
+also rents one A800 server for a month from today: it takes its resale proceeds as balance, so
+last month's proceeds pay that invoice (``billing.demo.seed_resale_proceeds``).
 
 The index's history comes from trades too: over the past months the demo's other organisations
 signed small A800 contracts (every ten days, starting in the coming months), and each week's
 index is recorded from the contracts signed in its trailing 30 days, as the daily task would
-have. Their signing times are set back to the day they were signed (the services sign now).
+have. Their signing times are set back to the day they were signed (the services sign now), as
+are the listing's and the resale's.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db import transaction
@@ -24,12 +26,13 @@ from accounts.models import Organization, User
 from inventory.models import GpuModel
 from inventory.selectors import marketable_clusters
 from marketplace import index, resale, services
+from marketplace.demo import last_month_start, signed_back_then
 from marketplace.models import (
     CapacityRequest,
     Contract,
     ContractEvent,
+    ContractEventKind,
     ContractStatus,
-    Quote,
     ResaleListing,
 )
 from marketplace.terms import months_after
@@ -45,6 +48,9 @@ HISTORY_WEEKS = 17
 TRADE_EVERY_DAYS = 10
 # From 30 days before the first week recorded, so every week recorded has three organisations.
 TRADES = (HISTORY_WEEKS * 7 + 30) // TRADE_EVERY_DAYS + 1
+# On the day the running contract started (the 1st of last month), after its signing at 9:00.
+LISTED_AT = time(9, 30)
+SOLD_AT = time(10, 0)
 
 
 @dataclass(frozen=True)
@@ -70,9 +76,12 @@ def _organization(name: str, username: str) -> tuple[Organization, User]:
     return organization, user
 
 
-def _buy(organization, user, admin, note, *, primary_only=False, **fields) -> Contract | None:
+def _buy(
+    organization, user, admin, note, *, primary_only=False, at=None, **fields
+) -> Contract | None:
     """Sign (and approve) the request ``note`` of ``organization``, from its best offer (from
-    the best provider offer with ``primary_only``: not from the demo's resale listing)."""
+    the best provider offer with ``primary_only``: not from the demo's resale listing), asked
+    for, quoted and accepted ``at`` (default: now)."""
     existing = Contract.objects.filter(request__note=note, customer=organization).first()
     if existing is not None:
         return existing
@@ -83,25 +92,18 @@ def _buy(organization, user, admin, note, *, primary_only=False, **fields) -> Co
             by=user,
             gpu_models=list(GpuModel.objects.filter(code="A800-80G")),
             note=note,
+            today=timezone.localdate(at) if at is not None else None,
             **fields,
         )
-    quotes = services.quotes_generate(capacity_request=request, by=user).quotes
+    quotes = services.quotes_generate(capacity_request=request, by=user, now=at).quotes
     if primary_only:
         quotes = [q for q in quotes if not q.lines.filter(resale_listing__isnull=False).exists()]
     if not quotes:
         return None
-    contract = services.quote_accept(quote=quotes[0], by=user)
+    contract = services.quote_accept(quote=quotes[0], by=user, now=at)
     if contract.status == ContractStatus.PENDING_APPROVAL:
         contract = services.contract_approve(contract=contract, by=admin)
     return contract
-
-
-def _signed_back_then(contract: Contract, at: datetime) -> None:
-    """Set a demo trade's signing (its request, quotes, contract and history) back to ``at``."""
-    CapacityRequest.objects.filter(pk=contract.request_id).update(created_at=at)
-    Quote.objects.filter(request_id=contract.request_id).update(created_at=at)
-    Contract.objects.filter(pk=contract.pk).update(created_at=at)
-    ContractEvent.objects.filter(contract=contract).update(created_at=at)
 
 
 def _trades(admin: User, traders: list[tuple[Organization, User]]) -> list[Contract]:
@@ -132,28 +134,28 @@ def _trades(admin: User, traders: list[tuple[Organization, User]]) -> list[Contr
         )
         if contract is None:
             continue
-        at = datetime.combine(signed, time(10, number % 6 * 10), tzinfo=tz)
-        if contract.created_at != at:
-            _signed_back_then(contract, at)
+        signed_back_then(contract, datetime.combine(signed, time(10, number % 6 * 10), tzinfo=tz))
         trades.append(contract)
     return trades
 
 
-def _listing(accounts: DemoAccounts, contract: Contract) -> ResaleListing | None:
+def _listing(accounts: DemoAccounts, contract: Contract, *, at: datetime) -> ResaleListing | None:
+    """Up to three of the contract's servers listed ``at``, from then for six months."""
     existing = ResaleListing.objects.filter(contract=contract).first()
     if existing is not None:
         return existing
     line = contract.lines.order_by("-servers").first()
     if line is None or line.servers < 2:
         return None
-    start = max(timezone.localdate(), contract.start_date)  # the buyer's months run from today
+    listed_on = timezone.localdate(at)
+    start = max(listed_on, contract.start_date)
     lowest = min(
         marketable_clusters()
         .filter(gpu_model__code="A800-80G")
         .values_list("price_per_p_year", flat=True),
         default=line.price_per_p_year,
     )
-    return resale.resale_list(
+    listing = resale.resale_list(
         contract=contract,
         by=accounts.customer.memberships.first().user,
         cluster=line.cluster,
@@ -162,6 +164,23 @@ def _listing(accounts: DemoAccounts, contract: Contract) -> ResaleListing | None
         end=months_after(start, 6),
         price_per_p_year=(lowest * Decimal("0.85")).quantize(Decimal("1")),
         min_term_months=2,
+        today=listed_on,
+    )
+    ResaleListing.objects.filter(pk=listing.pk).update(created_at=at)
+    ContractEvent.objects.filter(resale_listing=listing).update(created_at=at)
+    listing.refresh_from_db()
+    return listing
+
+
+def _sold_back_then(sale: Contract, listing: ResaleListing, at: datetime) -> None:
+    """The resale signed ``at``: approved and started then (its history, and the sale on the
+    parent's), as the daily run would have started it."""
+    if sale.status == ContractStatus.APPROVED and sale.start_date <= timezone.localdate(at):
+        services.contracts_advance(today=sale.start_date)
+        sale.refresh_from_db()
+    signed_back_then(sale, at)
+    ContractEvent.objects.filter(resale_listing=listing, kind=ContractEventKind.RESALE_SOLD).update(
+        created_at=at
     )
 
 
@@ -177,11 +196,17 @@ def _history() -> None:
 RUNNING_NOTE = "demo: 70B pre-training, one InfiniBand cluster"  # marketplace.demo's request
 
 
+def _at(day: date, moment: time) -> datetime:
+    return datetime.combine(day, moment, tzinfo=timezone.get_current_timezone())
+
+
 @transaction.atomic
 def seed_resale(accounts: DemoAccounts) -> DemoResale:
-    """After ``seed_market``: earlier trades by the demo's other organisations, then resell part
-    of the demo customer's running A800 contract from today and rent it one more server."""
+    """After ``seed_market``: earlier trades by the demo's other organisations; part of the demo
+    customer's running A800 contract listed and resold for three months on the 1st of last
+    month, when it started; and one more server rented to the customer from today."""
     today = timezone.localdate()
+    last_month = last_month_start(today)
     running = Contract.objects.filter(
         customer=accounts.customer,
         request__note=RUNNING_NOTE,
@@ -194,14 +219,18 @@ def seed_resale(accounts: DemoAccounts) -> DemoResale:
     trades = _trades(
         accounts.admin, [(buyer, buyer_user), (third, third_user), (trader, trader_user)]
     )
-    listing = _listing(accounts, running) if running is not None else None
+    listing = (
+        _listing(accounts, running, at=_at(last_month, LISTED_AT)) if running is not None else None
+    )
     sale = None
     if listing is not None:
+        sold = _at(listing.start, SOLD_AT)
         sale = _buy(
             buyer,
             buyer_user,
             accounts.admin,
             RESALE_NOTE,
+            at=sold,
             servers=2,
             interconnect="infiniband",
             single_cluster=True,
@@ -209,6 +238,8 @@ def seed_resale(accounts: DemoAccounts) -> DemoResale:
             term_months=3,
             max_price_per_p_year=listing.price_per_p_year,
         )
+        if sale is not None:
+            _sold_back_then(sale, listing, sold)
     _buy(
         third,
         third_user,
@@ -231,7 +262,7 @@ def seed_resale(accounts: DemoAccounts) -> DemoResale:
         start_date=today,
         term_months=1,
     )
-    services.contracts_advance(today=today)  # the sale and the server start today
+    services.contracts_advance(today=today)  # the server starts today
     _history()
     if listing is not None:
         listing.refresh_from_db()

@@ -6,14 +6,17 @@ anchor. Each line names the invoice and the contract month it paid for. Over a c
 the lines' amounts collected add up to what its invoices charged (``marketplace.pricing``
 rounds once). Each amount collected is split into VAT and the VAT-exclusive amount.
 
-Statements: open -> closed -> paid (``payout_transition``), each change audited.
+Statements: open -> closed -> paid (``payout_transition``), each change audited. A statement
+is closed only once its month has ended in the platform's time zone: ``payouts_build`` never
+touches a closed statement, so a payment received later in the month would reach no statement
+and its seller would never be paid for it.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -21,6 +24,8 @@ from django.db import transaction
 from django.db.models import BigIntegerField, F, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext
 
 from accounts.errors import DomainError
 from accounts.models import User
@@ -47,6 +52,14 @@ from marketplace.terms import months_after
 
 class InvalidPayoutTransition(DomainError):
     code = "invalid_transition"
+    status = 409
+
+
+class PayoutPeriodNotEnded(DomainError):
+    """Closing a statement whose month has not ended yet: the rest of the month's payments
+    would reach no statement."""
+
+    code = "period_not_ended"
     status = 409
 
 
@@ -313,6 +326,28 @@ def _statement_write(
     return statement
 
 
+def payout_period_ended(statement: PayoutStatement, *, now: datetime | None = None) -> bool:
+    """Whether the statement's month has ended (its ``period_end``, exclusive, has begun in the
+    platform's time zone): only then may it be closed."""
+    now = now or timezone.now()
+    return local_midnight(statement.period_end, timezone.get_current_timezone()) <= now
+
+
+def check_period_ended(statement: PayoutStatement, *, now: datetime | None = None) -> None:
+    """Raise ``PayoutPeriodNotEnded`` (with the field error on ``period_end``) while the
+    statement's month is still running."""
+    if payout_period_ended(statement, now=now):
+        return
+    message = gettext(
+        "The statement for %(month)s cannot be closed before its month has ended: payments "
+        "received until then belong on it. It can be closed from %(day)s."
+    ) % {
+        "month": date_format(statement.period_start, "YEAR_MONTH_FORMAT"),
+        "day": date_format(statement.period_end, "DATE_FORMAT"),
+    }
+    raise PayoutPeriodNotEnded(message, details={"period_end": [message]})
+
+
 def payout_transition(
     *,
     statement: PayoutStatement,
@@ -320,8 +355,12 @@ def payout_transition(
     actor: User | None = None,
     actor_label: str = "",
     reason: str = "",
+    now: datetime | None = None,
 ) -> PayoutStatement:
-    """The one place a payout statement changes state: lock, check the table, save, audit."""
+    """The one place a payout statement changes state: lock, check the table (and, to close
+    it, that its month has ended: ``PayoutPeriodNotEnded``), save, audit. ``now``: the
+    moment of the change (default: now)."""
+    now = now or timezone.now()
     with transaction.atomic():
         locked = PayoutStatement.objects.select_for_update().get(pk=statement.pk)
         if to not in PAYOUT_TRANSITIONS[locked.status]:
@@ -329,11 +368,13 @@ def payout_transition(
                 f"A statement that is {locked.status} cannot become {to}.",
                 details={"status": [f"Cannot go from {locked.status} to {to}."]},
             )
+        if to == PayoutStatus.CLOSED:
+            check_period_ended(locked, now=now)
         previous = locked.status
         locked.status = to
         fields = ["status"]
         if to == PayoutStatus.CLOSED:
-            locked.closed_at = timezone.now()
+            locked.closed_at = now
             fields.append("closed_at")
         locked.save(update_fields=fields)
         billing_event_record(
@@ -349,10 +390,16 @@ def payout_transition(
 
 
 def payout_close(
-    *, statement: PayoutStatement, by: User | None = None, actor_label: str = "", reason: str = ""
+    *,
+    statement: PayoutStatement,
+    by: User | None = None,
+    actor_label: str = "",
+    reason: str = "",
+    now: datetime | None = None,
 ) -> PayoutStatement:
-    """Close a statement: final and immutable from now on. A seller that chose to receive its
-    proceeds as balance gets the payable amount credited at once and the statement paid
+    """Close a statement: final and immutable from now on. Refused (``PayoutPeriodNotEnded``,
+    nothing written) before the statement's month has ended. A seller that chose to receive
+    its proceeds as balance gets the payable amount credited at once and the statement paid
     (``billing.payouts.proceeds``), in the same transaction."""
     with transaction.atomic():
         closed = payout_transition(
@@ -361,6 +408,7 @@ def payout_close(
             actor=by,
             actor_label=actor_label,
             reason=reason,
+            now=now,
         )
         if payout_to_balance(statement=closed, actor=by, actor_label=actor_label) is not None:
             closed.refresh_from_db()

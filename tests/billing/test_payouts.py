@@ -14,8 +14,10 @@ from billing.ledger import invoices as ledger
 from billing.models import BillingEvent, Invoice, PayoutStatement
 from billing.payouts import statements
 from billing.payouts.statements import InvalidPayoutTransition
+from billing.periods import local_midnight
 from billing.tasks import daily
 from inventory.models import Outage
+from marketplace.terms import months_after
 from tests.billing.conftest import make_contract, new_customer
 from tests.conftest import client_for
 from tests.factories import ClusterFactory, ProviderFactory, member_of
@@ -29,6 +31,12 @@ MARCH, JULY = date(2027, 3, 1), date(2027, 7, 1)
 def this_month() -> date:
     """Payments are dated when they are recorded, so statements are built for this month."""
     return timezone.localdate().replace(day=1)
+
+
+def month_over() -> datetime:
+    """The first moment this month's statements may be closed: midnight on the 1st of next
+    month, in the platform's time zone."""
+    return local_midnight(months_after(this_month(), 1), timezone.get_current_timezone())
 
 
 def pay(invoice: Invoice) -> None:
@@ -123,7 +131,7 @@ def test_only_paid_invoices_count_and_building_again_changes_nothing(
 
 def test_a_closed_statement_is_final(provider, cluster, paid_july, run_day, staff_user):
     [statement] = statements.payouts_build(month=this_month())
-    closed = statements.payout_close(statement=statement, by=staff_user)
+    closed = statements.payout_close(statement=statement, by=staff_user, now=month_over())
     assert closed.status == "closed" and closed.closed_at is not None
 
     late = make_contract(new_customer(), start=MARCH, stakes=[(cluster, 1)])
@@ -133,7 +141,7 @@ def test_a_closed_statement_is_final(provider, cluster, paid_july, run_day, staf
     closed.refresh_from_db()
     assert closed.payable == Decimal("90333.60") and closed.lines.count() == 1
     with pytest.raises(InvalidPayoutTransition):
-        statements.payout_close(statement=closed, by=staff_user)
+        statements.payout_close(statement=closed, by=staff_user, now=month_over())
     paid_out = statements.payout_transition(statement=closed, to="paid", actor=staff_user)
     assert paid_out.status == "paid"
     assert [

@@ -24,7 +24,7 @@ from billing.payouts import proceeds, statements
 from billing.payouts.statements import InvalidPayoutTransition
 from marketplace.models import ContractLine
 from tests.billing.conftest import make_contract, new_customer
-from tests.billing.test_payouts import this_month
+from tests.billing.test_payouts import month_over, this_month
 from tests.factories import member_of
 from tests.translations import data_words, untranslated_words
 
@@ -56,7 +56,7 @@ def test_payout_is_the_default_and_closing_leaves_the_statement_to_be_paid_out(r
     reseller, statement, own_invoice = resale
     assert proceeds.resale_proceeds_choice(organization=reseller) == ResaleProceeds.PAYOUT
 
-    closed = statements.payout_close(statement=statement, actor_label="test")
+    closed = statements.payout_close(statement=statement, actor_label="test", now=month_over())
 
     assert closed.status == PayoutStatus.CLOSED
     assert customer_balance(organization=reseller) == 0
@@ -73,7 +73,7 @@ def test_choosing_balance_credits_the_proceeds_which_pay_the_resellers_own_invoi
     proceeds.resale_proceeds_set(organization=reseller, choice=ResaleProceeds.BALANCE)
 
     with django_capture_on_commit_callbacks(execute=True):
-        closed = statements.payout_close(statement=statement, actor_label="test")
+        closed = statements.payout_close(statement=statement, actor_label="test", now=month_over())
 
     assert closed.status == PayoutStatus.PAID
     entry = BalanceEntry.objects.get(payout=closed)
@@ -95,10 +95,10 @@ def test_choosing_balance_credits_the_proceeds_which_pay_the_resellers_own_invoi
 def test_closing_twice_or_crediting_again_credits_once(resale):
     reseller, statement, _ = resale
     proceeds.resale_proceeds_set(organization=reseller, choice=ResaleProceeds.BALANCE)
-    statements.payout_close(statement=statement, actor_label="test")
+    statements.payout_close(statement=statement, actor_label="test", now=month_over())
 
     with pytest.raises(InvalidPayoutTransition):
-        statements.payout_close(statement=statement, actor_label="test")
+        statements.payout_close(statement=statement, actor_label="test", now=month_over())
     assert proceeds.payout_to_balance(statement=statement) is None
 
     assert BalanceEntry.objects.filter(organization=reseller, amount__gt=0).count() == 1
@@ -108,7 +108,7 @@ def test_closing_twice_or_crediting_again_credits_once(resale):
 
 def test_a_choice_made_after_the_close_does_not_touch_a_closed_statement(resale):
     reseller, statement, _ = resale
-    statements.payout_close(statement=statement, actor_label="test")
+    statements.payout_close(statement=statement, actor_label="test", now=month_over())
     proceeds.resale_proceeds_set(organization=reseller, choice=ResaleProceeds.BALANCE)
     statement.refresh_from_db()
     assert statement.status == PayoutStatus.CLOSED
@@ -129,7 +129,9 @@ def test_concurrent_credits_of_one_statement_credit_once(resale):
         pytest.skip("needs PostgreSQL row locks")
     reseller, statement, _ = resale
     proceeds.resale_proceeds_set(organization=reseller, choice=ResaleProceeds.BALANCE)
-    statements.payout_transition(statement=statement, to=PayoutStatus.CLOSED, actor_label="t")
+    statements.payout_transition(
+        statement=statement, to=PayoutStatus.CLOSED, actor_label="t", now=month_over()
+    )
     barrier = threading.Barrier(4)
     results = []
 
@@ -155,7 +157,7 @@ def test_concurrent_credits_of_one_statement_credit_once(resale):
 def test_a_statement_applied_to_balance_says_so(client, resale):
     reseller, statement, _ = resale
     proceeds.resale_proceeds_set(organization=reseller, choice=ResaleProceeds.BALANCE)
-    statements.payout_close(statement=statement, actor_label="test")
+    statements.payout_close(statement=statement, actor_label="test", now=month_over())
     client.force_login(member_of(reseller))
     page = client.get(f"/billing/payouts/{statement.pk}/").text
     assert "Applied to balance on" in page and "90,421.13" in page

@@ -76,7 +76,7 @@ def test_seed_demo_is_idempotent():
     call_command("seed_demo")
     assert counts() == first
     assert Cluster.objects.filter(status="listed").count() >= 4
-    # Approved: the demo's resale and a third organisation's contract, both starting later.
+    # Approved: a third organisation's contract and the earlier trades, all starting later.
     statuses = {"active", "pending_approval", "approved"}
     assert set(Contract.objects.values_list("status", flat=True)) == statuses
     assert Organization.objects.get(name="Hefei Compute Co.").is_verified

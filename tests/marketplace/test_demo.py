@@ -101,6 +101,10 @@ def _counts() -> dict[str, int]:
 
 
 def test_the_reseller_takes_its_proceeds_as_balance_which_pays_its_own_invoice(client, demo):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
     from billing.ledger.balance import customer_balance
     from billing.models import (
         BalanceEntry,
@@ -112,20 +116,38 @@ def test_the_reseller_takes_its_proceeds_as_balance_which_pays_its_own_invoice(c
     )
     from billing.payouts.proceeds import resale_proceeds_choice
     from marketplace.demo_resale import OWN_NOTE
+    from marketplace.models import ResaleListing
 
     user = User.objects.get(username="customer")
     customer = user.membership.organization
     assert resale_proceeds_choice(organization=customer) == ResaleProceeds.BALANCE
-    # The buyer paid its first month of the resale; the reseller's statement holds it.
+    this_month = timezone.localdate().replace(day=1)
+    last_month = (this_month - timedelta(days=1)).replace(day=1)
+    # Last month: the running contract started on the 1st, part of it was listed and sold
+    # that morning (in that order), inside the listing's window and the contract's term.
     sale = Contract.objects.get(kind="resale")
-    sold = Invoice.objects.get(contract=sale)
+    listing = ResaleListing.objects.get()
+    parent = sale.parent_contract
+    assert parent.start_date <= listing.start <= sale.start_date == last_month
+    assert sale.end_date <= listing.end <= parent.end_date
+    assert parent.created_at < listing.created_at < sale.created_at
+    assert timezone.localdate(sale.created_at) == last_month
+    # The buyer's first month was billed that day and paid by transfer later that month.
+    sold = Invoice.objects.get(contract=sale, period_index=0)
     assert sold.status == InvoiceStatus.PAID and sold.customer != customer
+    assert sold.issue_date == last_month and sale.created_at < sold.finalized_at < sold.paid_at
+    assert timezone.localdate(sold.paid_at).replace(day=1) == last_month
+    assert sold.payments.get().created_at == sold.paid_at
+    # The reseller's statement for last month, which has ended, holds it.
     statement = PayoutStatement.objects.get(provider=customer)
-    assert {line.contract_id for line in statement.lines.all()} == {sale.pk}
+    assert (statement.period_start, statement.period_end) == (last_month, this_month)
+    assert {line.invoice_id for line in statement.lines.all()} == {sold.pk}
     assert statement.payable > 0
     assert statement.payable == statement.collected - statement.commission - statement.sla_withheld
-    # Closed by the admin, paid as balance, which paid the reseller's own invoice in full.
+    # Closed by the admin after the month ended, paid as balance, which paid the reseller's
+    # own invoice in full.
     assert statement.status == PayoutStatus.PAID
+    assert timezone.localdate(statement.closed_at) >= statement.period_end
     assert BalanceEntry.objects.get(payout=statement).amount == statement.payable
     own = Invoice.objects.get(contract__request__note=OWN_NOTE)
     assert own.customer == customer and own.status == InvoiceStatus.PAID
@@ -153,6 +175,7 @@ def test_the_index_history_is_recorded_from_the_demos_trades(demo):
     from django.utils import timezone
 
     from marketplace import index
+    from marketplace.demo_resale import TRADE_NOTE
     from marketplace.index_models import MarketIndexDay
 
     today = timezone.localdate()
@@ -173,7 +196,10 @@ def test_the_index_history_is_recorded_from_the_demos_trades(demo):
         assert row.index_price_per_p_year == expected, row.day
     # The past trades were signed back then by three organisations other than the customer.
     customer = User.objects.get(username="customer").membership.organization
-    past = Contract.objects.filter(created_at__date__lt=today - timedelta(days=30))
+    past = Contract.objects.filter(
+        created_at__date__lt=today - timedelta(days=30),
+        request__note__startswith=TRADE_NOTE.split("{")[0],
+    )
     assert past.exists() and not past.filter(customer=customer).exists()
     assert past.values("customer").distinct().count() == 3
     assert len({row.index_price_per_p_year for row in shown}) > 1  # it moves
