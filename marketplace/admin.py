@@ -252,7 +252,15 @@ class ResaleHoldAdmin(ViewOnlyMixin, admin.ModelAdmin):
     list_display = ["id", "listing", "servers", "start", "end", "expires_at", "reference"]
     list_select_related = ["listing"]
     search_fields = ["reference"]
-    readonly_fields = ["listing", "servers", "start", "end", "expires_at", "reference", "created_at"]
+    readonly_fields = [
+        "listing",
+        "servers",
+        "start",
+        "end",
+        "expires_at",
+        "reference",
+        "created_at",
+    ]
 
 
 @admin.register(ResaleListing)
