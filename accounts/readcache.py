@@ -67,9 +67,12 @@ _paused_until = [0.0]
 
 
 def _pause(exc: object) -> None:
+    # At least a copy's life: copies made before the failure have expired when it ends, so a
+    # write whose bump was skipped meanwhile cannot be hidden by one.
+    seconds = max(PAUSE_SECONDS, settings.READ_CACHE_SECONDS)
     if time.monotonic() >= _paused_until[0]:
-        logger.warning("read cache unavailable for %s s: %s", PAUSE_SECONDS, exc)
-    _paused_until[0] = time.monotonic() + PAUSE_SECONDS
+        logger.warning("read cache unavailable for %s s: %s", seconds, exc)
+    _paused_until[0] = time.monotonic() + seconds
 
 
 def _paused() -> bool:

@@ -2,6 +2,7 @@
 shown to another user, and a cached public page still gives each visitor their own CSRF token."""
 
 import re
+import socket
 import threading
 from decimal import Decimal
 
@@ -173,3 +174,25 @@ def test_a_copy_made_while_another_transaction_writes_is_retired_when_it_commits
     thread.join(timeout=30)
     assert not failures
     assert _cluster_names(customer) == {"Before", "Committed later"}
+
+
+@pytest.mark.django_db
+def test_while_the_cache_is_unreachable_every_read_is_computed_and_writes_go_through(
+    settings, monkeypatch
+):
+    monkeypatch.setattr(readcache, "_paused_until", [0.0])
+    with socket.socket() as probe:  # a port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "config.cache.ResilientRedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+    customer = client_for(member_of(OrganizationFactory()))
+    ClusterFactory(name="Before")
+    assert _cluster_names(customer) == {"Before"}
+    ClusterFactory(name="During")
+    assert _cluster_names(customer) == {"Before", "During"}
