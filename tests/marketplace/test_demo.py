@@ -26,7 +26,7 @@ def test_the_customer_has_live_quotes_a_contract_and_a_request_that_matched_noth
     assert Contract.objects.filter(customer=customer).count() >= 2
     client.force_login(User.objects.get(username="customer"))
     page = client.get(f"/market/requests/{live[0].pk}/").content.decode()
-    assert "Offer 1" in page and "Why other clusters did not match" in page
+    assert "Offer 1" in page and "Why other clusters and resale listings did not match" in page
     nothing = client.get(f"/market/requests/{unmatched.pk}/").content.decode()
     assert "No offer right now" in nothing
     assert "Too few free servers for one cluster" in nothing
