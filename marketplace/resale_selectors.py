@@ -29,6 +29,7 @@ from marketplace.models import (
     ResaleListing,
     ResaleStatus,
 )
+from marketplace.selectors import any_rule_fails
 
 # Candidate ids of resale listings in the matching engine: far above any cluster id, so a tie
 # between provider and resale capacity goes to the provider (smaller ids win ties).
@@ -182,16 +183,9 @@ def resale_reason_conditions(spec: RequestSpec) -> dict[Reason, Q]:
     return conditions
 
 
-def _any(conditions: dict[Reason, Q]) -> Q:
-    combined = Q(pk__in=[])
-    for condition in conditions.values():
-        combined |= condition
-    return combined
-
-
 def resale_conditions(spec: RequestSpec, *, visible: Q) -> Q:
     """Visible listings that pass every static rule of matching."""
-    return visible & ~_any(resale_reason_conditions(spec))
+    return visible & ~any_rule_fails(resale_reason_conditions(spec))
 
 
 def resale_statically_rejected(spec: RequestSpec, *, visible: Q) -> QuerySet[ResaleListing]:
@@ -204,7 +198,7 @@ def resale_statically_rejected(spec: RequestSpec, *, visible: Q) -> QuerySet[Res
     )
     return (
         ResaleListing.objects.filter(visible)
-        .filter(_any(conditions))
+        .filter(any_rule_fails(conditions))
         .annotate(failed_rules=failed)
         .order_by("failed_rules", "price_per_p_year", "id")
     )
@@ -214,7 +208,7 @@ def resale_rejection_summary(spec: RequestSpec, *, visible: Q) -> tuple[int, dic
     """How many visible listings fail any static rule, and how many fail each: one query."""
     conditions = resale_reason_conditions(spec)
     counts = ResaleListing.objects.filter(visible).aggregate(
-        any_rule=Count("id", filter=_any(conditions)),
+        any_rule=Count("id", filter=any_rule_fails(conditions)),
         **{code.value: Count("id", filter=condition) for code, condition in conditions.items()},
     )
     total = counts.pop("any_rule")

@@ -151,7 +151,8 @@ def static_reason_conditions(spec: RequestSpec) -> dict[Reason, Q]:
     return conditions
 
 
-def _any(conditions: dict[Reason, Q]) -> Q:
+def any_rule_fails(conditions: dict[Reason, Q]) -> Q:
+    """Rows failing at least one of the rules (each a condition that holds when it fails)."""
     combined = Q(pk__in=[])
     for condition in conditions.values():
         combined |= condition
@@ -160,7 +161,7 @@ def _any(conditions: dict[Reason, Q]) -> Q:
 
 def statically_eligible(spec: RequestSpec) -> QuerySet[Cluster]:
     """Marketable clusters that pass every rule that needs no capacity figure."""
-    return marketable_clusters().exclude(_any(static_reason_conditions(spec)))
+    return marketable_clusters().exclude(any_rule_fails(static_reason_conditions(spec)))
 
 
 def statically_rejected(spec: RequestSpec) -> QuerySet[Cluster]:
@@ -173,7 +174,7 @@ def statically_rejected(spec: RequestSpec) -> QuerySet[Cluster]:
     )
     return (
         marketable_clusters()
-        .filter(_any(conditions))
+        .filter(any_rule_fails(conditions))
         .annotate(failed_rules=failed)
         .order_by("failed_rules", "price_per_p_year", "id")
     )
@@ -184,7 +185,7 @@ def static_rejection_summary(spec: RequestSpec) -> tuple[int, dict[Reason, int]]
     aggregate query."""
     conditions = static_reason_conditions(spec)
     counts = marketable_clusters().aggregate(
-        any_rule=Count("id", filter=_any(conditions)),
+        any_rule=Count("id", filter=any_rule_fails(conditions)),
         **{code.value: Count("id", filter=condition) for code, condition in conditions.items()},
     )
     total = counts.pop("any_rule")

@@ -9,7 +9,7 @@ import pytest
 from marketplace import resale, services
 from marketplace.models import ContractEventKind, ContractStatus, ResaleListing, ResaleStatus
 from tests.factories import TEST_PASSWORD, capacity_request
-from tests.marketplace.resale_helpers import buyer, months_later, reseller_setup
+from tests.marketplace.resale_helpers import buyer, list_servers, months_later, reseller_setup
 from tests.translations import data_words, untranslated_words
 
 pytestmark = pytest.mark.django_db
@@ -22,17 +22,7 @@ def admin(django_user_model):
     return django_user_model.objects.create_user("ops", password=TEST_PASSWORD, is_staff=True)
 
 
-def _list(contract, user, cluster, servers=2, offset=3):
-    start = months_later(contract.start_date, offset)
-    return resale.resale_list(
-        contract=contract,
-        by=user,
-        cluster=cluster,
-        servers=servers,
-        start=start,
-        end=months_later(start, 6),
-        price_per_p_year=Decimal("90000"),
-    )
+_list = list_servers
 
 
 @pytest.fixture

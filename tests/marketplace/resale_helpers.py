@@ -1,11 +1,12 @@
 """Helpers for the secondary-market tests: a signed contract ready to resell."""
 
 from datetime import date
+from decimal import Decimal
 
 from inventory.capacity import Usage, peak_usage
 from inventory.models import Allocation, AllocationKind
-from marketplace import services
-from marketplace.models import Contract, ContractStatus
+from marketplace import resale, services
+from marketplace.models import Contract, ContractStatus, ResaleListing
 from marketplace.terms import months_after
 from tests.factories import ClusterFactory, OrganizationFactory, capacity_request, member_of
 
@@ -56,3 +57,21 @@ def booked(reference: str, at: date) -> int:
 
 def months_later(start: date, months: int) -> date:
     return months_after(start, months)
+
+
+def list_servers(
+    contract, user, cluster, servers=2, offset=3, months=6, price="90000", min_term=1
+) -> ResaleListing:
+    """List ``servers`` of ``contract`` on ``cluster`` for ``months`` from ``offset`` months
+    into its term, at ``price`` per P per year."""
+    start = months_later(contract.start_date, offset)
+    return resale.resale_list(
+        contract=contract,
+        by=user,
+        cluster=cluster,
+        servers=servers,
+        start=start,
+        end=months_later(start, months),
+        price_per_p_year=Decimal(price),
+        min_term_months=min_term,
+    )

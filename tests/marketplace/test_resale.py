@@ -15,6 +15,7 @@ from tests.marketplace.resale_helpers import (
     booked,
     buyer,
     ledger_peak,
+    list_servers,
     months_later,
     reseller_setup,
 )
@@ -27,18 +28,7 @@ def setup():
     return reseller_setup()
 
 
-def _list(contract, user, cluster, servers=2, offset=3, months=6, price="90000", min_term=1):
-    start = months_later(contract.start_date, offset)
-    return resale.resale_list(
-        contract=contract,
-        by=user,
-        cluster=cluster,
-        servers=servers,
-        start=start,
-        end=months_later(start, months),
-        price_per_p_year=Decimal(price),
-        min_term_months=min_term,
-    )
+_list = list_servers
 
 
 def test_list_is_bounded_by_what_the_contract_holds(setup):

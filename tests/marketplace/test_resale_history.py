@@ -1,8 +1,6 @@
 """Resale events in the reseller's contract history: listed, sold from, withdrawn; written by
 the services in the same transaction, read in words in English and Chinese."""
 
-from decimal import Decimal
-
 import pytest
 
 from accounts.errors import InvalidInput
@@ -15,23 +13,13 @@ from marketplace.models import (
 )
 from marketplace.selectors import contract_history, history_kind
 from tests.factories import capacity_request
-from tests.marketplace.resale_helpers import buyer, months_later, reseller_setup
+from tests.marketplace.resale_helpers import buyer, list_servers, months_later, reseller_setup
 from tests.marketplace.test_pages import ZH, html_of, no_english
 
 pytestmark = pytest.mark.django_db
 
 
-def _list(contract, user, cluster, servers=2):
-    start = months_later(contract.start_date, 3)
-    return resale.resale_list(
-        contract=contract,
-        by=user,
-        cluster=cluster,
-        servers=servers,
-        start=start,
-        end=months_later(start, 6),
-        price_per_p_year=Decimal("90000"),
-    )
+_list = list_servers
 
 
 def _buy(listing, servers=2):

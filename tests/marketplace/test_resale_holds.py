@@ -22,7 +22,13 @@ from marketplace.resale_selectors import (
 )
 from tests.conftest import client_for
 from tests.factories import ClusterFactory, capacity_request, gpu, region
-from tests.marketplace.resale_helpers import buyer, months_later, reseller_setup, signed_contract
+from tests.marketplace.resale_helpers import (
+    buyer,
+    list_servers,
+    months_later,
+    reseller_setup,
+    signed_contract,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -32,18 +38,8 @@ def setup():
     return reseller_setup()
 
 
-def _list(contract, user, cluster, servers=1, offset=3, months=6, price="90000", min_term=1):
-    start = months_later(contract.start_date, offset)
-    return resale.resale_list(
-        contract=contract,
-        by=user,
-        cluster=cluster,
-        servers=servers,
-        start=start,
-        end=months_later(start, months),
-        price_per_p_year=Decimal(price),
-        min_term_months=min_term,
-    )
+def _list(contract, user, cluster, servers=1, **options):
+    return list_servers(contract, user, cluster, servers, **options)
 
 
 def _resale_reasons(rows) -> dict[int, list[str]]:

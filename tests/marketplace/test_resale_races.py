@@ -22,6 +22,7 @@ from tests.marketplace.resale_helpers import (
     booked,
     buyer,
     ledger_peak,
+    list_servers,
     months_later,
     reseller_setup,
 )
@@ -72,17 +73,7 @@ def test_a_reseller_listing_the_same_servers_twice_gets_one_listing():
 
 def _listed(servers=3):
     cluster, _, user, contract = reseller_setup(cluster_servers=4, contract_servers=4)
-    start = months_later(contract.start_date, 3)
-    listing = resale.resale_list(
-        contract=contract,
-        by=user,
-        cluster=cluster,
-        servers=servers,
-        start=start,
-        end=months_later(start, 6),
-        price_per_p_year=Decimal("90000"),
-    )
-    return cluster, contract, listing
+    return cluster, contract, list_servers(contract, user, cluster, servers)
 
 
 def _quote_run(buyer_user, request_pk):
