@@ -17,12 +17,10 @@ from accounts.models import MembershipRole, Organization, User
 from accounts.money import ZERO
 from accounts.selectors import organization_of
 from billing import dispatch
-from billing.ledger.audit import billing_event_record
 from billing.ledger.balance import balance_credit
 from billing.models import (
     BalanceEntry,
     BillingAccount,
-    BillingEvent,
     PayoutStatement,
     PayoutStatus,
     ResaleProceeds,
@@ -104,13 +102,12 @@ def payout_to_balance(
                 )
         except IntegrityError:  # another process credited it first
             return None
-        locked.status = PayoutStatus.PAID
-        locked.save(update_fields=["status"])
-        billing_event_record(
-            BillingEvent.Subject.PAYOUT,
-            locked.pk,
-            PayoutStatus.CLOSED,
-            PayoutStatus.PAID,
+        # The one place a statement changes state (it imports this module, hence here).
+        from billing.payouts.statements import payout_transition
+
+        payout_transition(
+            statement=locked,
+            to=PayoutStatus.PAID,
             actor=actor,
             actor_label=actor_label,
             reason=f"{APPLIED_TO_BALANCE}: {locked.payable} CNY.",
