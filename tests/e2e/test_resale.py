@@ -22,6 +22,7 @@ from tests.factories import (
     member_of,
 )
 from tests.marketplace.resale_helpers import signed_contract
+from tests.translations import data_words, untranslated_words
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -91,6 +92,19 @@ def test_a_customer_resells_part_of_its_contract_and_another_buys_it(new_page, r
     reasons = late.get_by_role("region", name=re.compile("Fully booked for your term"))
     expect(reasons).to_contain_text(f"Resale listing {listing.pk} of servers on this cluster")
     expect(reasons).to_contain_text("No server is free for the whole term")
+    check(late, "resale-reasons")
+    # The same two pages in Chinese on a phone: resale marked, reasons worded, all translated.
+    allowed = data_words()
+    for user, url, name in (
+        (buyer_user, f"/market/requests/{request.pk}/", "resale-offer"),
+        (second_user, f"/market/requests/{late_request.pk}/", "resale-reasons"),
+    ):
+        phone = new_page(lang="zh-hans", phone=True)
+        log_in(phone, user.username, TEST_PASSWORD)
+        phone.goto(url)
+        expect(phone.locator("main")).to_contain_text("转售")
+        check(phone, name)
+        assert untranslated_words(phone.content(), allowed) == [], name
     buyer.get_by_role("link", name="Review and accept offer 1").click()
     buyer.get_by_role("button", name="Confirm and sign").click()
     expect(buyer.get_by_text(re.compile(r"signed; it awaits approval"))).to_be_visible()
